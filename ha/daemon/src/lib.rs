@@ -1,0 +1,1 @@
+//! The heartbeat daemon: tokio shell around hb-membership. (in progress)

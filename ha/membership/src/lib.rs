@@ -1,0 +1,160 @@
+//! Sans-IO heartbeat membership core.
+//!
+//! Invariant: this crate never reads a clock, opens a socket, touches a file
+//! or spawns anything. Time comes in as `now: Instant`, packets come in as
+//! already-authenticated [`Message`]s, and everything the node must do comes
+//! out of [`Membership::poll_transmit`] / [`Membership::poll_event`], with the
+//! next deadline from [`Membership::poll_timeout`] (quinn-proto's shape).
+//!
+//! API contract (the daemon shell and the simulator code against this):
+//! * `new(config, now)`; then loop: feed `handle_message` / `handle_timeout`
+//!   / commands, drain `poll_transmit` and `poll_event`, sleep until
+//!   `poll_timeout`.
+//! * Every `Transmit` is a complete message except `auth`: the shell signs
+//!   it with `hb_wire::encode` and sends it on every medium.
+
+use std::time::Duration;
+
+use hb_wire::Message;
+
+pub use hb_wire;
+
+/// A node name, lower-cased as heartbeat does.
+pub type NodeName = String;
+
+/// Index of a heartbeat medium (`bcast eth0` → 0, `ucast eth1 …` → 1, …), in
+/// ha.cf order; the shell passes it with every packet.
+pub type MediumId = usize;
+
+/// Everything the core needs to know; filled by the shell from ha.cf and
+/// `/var/lib/heartbeat`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This node (`uname -n` lower-cased, or `/etc/ha.d/nodeinfo`).
+    pub local: NodeName,
+    /// Every `node` line, including `local`.
+    pub nodes: Vec<NodeName>,
+    /// Medium names for link status ("eth0", "192.0.2.12", …), by `MediumId`.
+    pub media: Vec<String>,
+    pub keepalive: Duration,
+    pub deadtime: Duration,
+    pub warntime: Duration,
+    pub initdead: Duration,
+    /// `ttl` = hopfudge + number of nodes.
+    pub hopfudge: u32,
+    /// This start's generation (`hb_generation`, already incremented and
+    /// persisted by the shell).
+    pub generation: u64,
+    /// This node's uuid (`hb_uuid`).
+    pub uuid: [u8; 16],
+    /// Wall-clock seconds (`time(NULL)`) at `now` of `new()`, so `ts` fields
+    /// can be derived from `Instant`s without reading a clock.
+    pub wall_clock_at_start: u64,
+    /// Seed for the per-peer ACK trigger (heartbeat picks 0–9 at random).
+    pub seed: u64,
+}
+
+/// heartbeat's node status words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeStatus {
+    Init,
+    Up,
+    Active,
+    Dead,
+    Ping,
+}
+
+impl NodeStatus {
+    /// The word heartbeat puts in `st=` and `cl_status nodestatus` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Init => "init",
+            NodeStatus::Up => "up",
+            NodeStatus::Active => "active",
+            NodeStatus::Dead => "dead",
+            NodeStatus::Ping => "ping",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkStatus {
+    Up,
+    Dead,
+}
+
+/// What happened, for logs, `cl_status` and the resource manager.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// "Link node2:eth0 up." / "Link node2:eth0 dead."
+    Link {
+        node: NodeName,
+        medium: MediumId,
+        status: LinkStatus,
+    },
+    /// "Status update for node node2: status active"
+    NodeStatus {
+        node: NodeName,
+        old: NodeStatus,
+        new: NodeStatus,
+    },
+    /// "node node2: is dead" (deadtime expired).
+    NodeDead { node: NodeName },
+    /// "Late heartbeat: Node node2: interval 2500 ms" (`after_dead` = the CRIT
+    /// variant, logged when it arrives after the node was declared dead).
+    LateHeartbeat {
+        node: NodeName,
+        interval: Duration,
+        after_dead: bool,
+    },
+    /// "Heartbeat restart on node node2" (new generation seen).
+    NodeRestarted { node: NodeName },
+    /// "node node2 changed its uuid to …"
+    UuidChanged { node: NodeName, uuid: [u8; 16] },
+    /// "N lost packet(s) for [node2] [first:last]"
+    LostPackets { node: NodeName, first: u64, last: u64 },
+    /// "Comm_now_up(): updating status to active": the cluster is up (peer
+    /// seen, or initdead expired); resources may be considered now.
+    CommUp,
+    /// A non-membership cluster message from `node`, delivered once and in
+    /// `seq` order (resource protocol, ask_resources, hb_takeover, …).
+    Deliver { node: NodeName, msg: Message },
+    /// "Received shutdown notice from 'node1'."
+    PeerShutdown { node: NodeName },
+    /// Our graceful shutdown finished (`shutdone` sent).
+    ShutdownComplete,
+}
+
+/// A message to sign and send on every medium.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transmit {
+    pub msg: Message,
+}
+
+/// Per-node view for `cl_status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeView {
+    pub name: NodeName,
+    pub status: NodeStatus,
+    /// `cl_status nodetype`: "normal" or "ping".
+    pub ping: bool,
+    pub links: Vec<(MediumId, LinkStatus)>,
+}
+
+/// Reasons a packet was dropped after authentication; for logs and tests.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("message from unknown node {0:?}")]
+    UnknownNode(String),
+    #[error("message without src")]
+    NoSource,
+    #[error("lower generation {got} from {node} (current {current}): replay or stale node")]
+    OldGeneration { node: String, got: u64, current: u64 },
+    #[error("duplicate or replayed seq {seq} from {node}")]
+    Duplicate { node: String, seq: u64 },
+    #[error("malformed field {field} from {node}")]
+    Malformed { node: String, field: &'static str },
+}
+
+pub mod core;
+pub use crate::core::Membership;
