@@ -1,0 +1,1 @@
+//! Sans-IO resource manager (in progress).

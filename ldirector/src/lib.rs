@@ -1,0 +1,1 @@
+//! ldirectord library (in progress).
