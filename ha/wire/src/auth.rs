@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use hmac::{Hmac, Mac};
+use subtle::ConstantTimeEq as _;
 
 /// One `N method [key]` line of `authkeys`.
 #[derive(Clone, PartialEq, Eq)]
@@ -83,7 +84,9 @@ pub enum AuthError {
 impl AuthKeys {
     /// `active` must be a key of `methods` (the config parser guarantees it).
     pub fn new(active: u8, methods: BTreeMap<u8, AuthMethod>) -> Option<Self> {
-        methods.contains_key(&active).then_some(Self { active, methods })
+        methods
+            .contains_key(&active)
+            .then_some(Self { active, methods })
     }
 
     /// Single-method keys, mostly for tests and tools.
@@ -113,11 +116,7 @@ impl AuthKeys {
 
     /// `"<active> <digest>"` over `data`.
     pub fn sign(&self, data: &[u8]) -> String {
-        format!(
-            "{} {}",
-            self.active,
-            self.active_method().digest_hex(data)
-        )
+        format!("{} {}", self.active, self.active_method().digest_hex(data))
     }
 
     /// Verify a `"<idx> <digest>"` token over `data` with the method *and key*
@@ -126,16 +125,19 @@ impl AuthKeys {
     pub fn verify(&self, data: &[u8], token: &[u8]) -> Result<(), AuthError> {
         let token = std::str::from_utf8(token).map_err(|_| AuthError::Malformed)?;
         let (idx, digest) = token.split_once(' ').ok_or(AuthError::Malformed)?;
+        // Digits only: `str::parse` would also take a sign.
+        if idx.is_empty() || idx.len() > 9 || !idx.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AuthError::Malformed);
+        }
         let idx: u32 = idx.parse().map_err(|_| AuthError::Malformed)?;
         let method = u8::try_from(idx)
             .ok()
             .and_then(|i| self.methods.get(&i))
             .ok_or(AuthError::UnknownIndex(idx))?;
         let expect = method.digest_hex(data);
-        // Constant-time compare: the digest is a MAC.
-        if ring::constant_time::verify_slices_are_equal(expect.as_bytes(), digest.as_bytes())
-            .is_ok()
-        {
+        // Constant-time compare: the digest is a MAC. (Only the length may
+        // leak, and that is public: it is fixed per method.)
+        if bool::from(expect.as_bytes().ct_eq(digest.as_bytes())) {
             Ok(())
         } else {
             Err(AuthError::Mismatch)

@@ -1,6 +1,32 @@
-//! Netstring and classic encoders/decoders. (Implementation in progress.)
+//! Encode and decode whole datagrams: framing plus both signatures.
+//!
+//! Sending always produces netstring (what heartbeat 3.0.6 sends, §3.1 of the
+//! reference) carrying the in-band `auth=` over the classic text *and* the
+//! trailer over `###\n`…`%%%\n`. Receiving accepts both framings, like
+//! heartbeat, but checks the signature before interpreting any field:
+//!
+//! * netstring: the end of the body is found from the length prefixes alone,
+//!   the trailer is verified over those raw bytes, and only then are the
+//!   items parsed. The in-band `auth=` is not needed (heartbeat ignores it).
+//! * classic: heartbeat parses, re-renders and verifies `auth=` over that.
+//!   We verify `auth=` over the raw lines first (splitting on `\n` is the
+//!   only interpretation), then parse, then insist that re-rendering gives
+//!   back exactly the verified text, so the accepted message is the one that
+//!   was signed and heartbeat would have accepted it too.
 
-use crate::{AuthKeys, Message};
+use crate::classic;
+use crate::message::{Field, Message, Value};
+use crate::netstring;
+use crate::AuthKeys;
+
+/// Largest datagram we build or accept. glue's `MAXMSG` is 256 KiB, but a
+/// UDP datagram cannot exceed 64 KiB, so nothing larger can be a real packet;
+/// this also bounds every allocation the decoder makes.
+pub const MAX_DATAGRAM: usize = 64 * 1024;
+
+/// Deepest struct nesting (a top-level message is depth 0). glue allows 16;
+/// heartbeat's own messages never nest at all.
+pub const MAX_DEPTH: usize = 8;
 
 /// Which framing a datagram used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,18 +47,140 @@ pub enum DecodeError {
     NoAuth,
     #[error("malformed message at byte {offset}: {what}")]
     Malformed { offset: usize, what: &'static str },
+    #[error("message of {0} bytes exceeds the {MAX_DATAGRAM}-byte limit")]
+    TooLarge(usize),
+}
+
+/// Why a message cannot be put on the wire. Every rule exists because a
+/// receiver (heartbeat or us) would otherwise read back something else.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// Names must be non-empty, without `=`, newline or NUL, and must not
+    /// start with `(` (the classic type tag).
+    #[error("field {index}: {what}")]
+    BadName { index: usize, what: &'static str },
+    /// Strings without NUL; lists non-empty with non-empty elements free of
+    /// NUL and newline; a struct must not contain its level's separator.
+    #[error("field {name:?}: {what}")]
+    BadValue { name: String, what: &'static str },
+    #[error("structs nested deeper than {MAX_DEPTH}")]
+    TooDeep,
+    #[error("encoded message is {0} bytes, over the {MAX_DATAGRAM}-byte limit")]
+    TooLarge(usize),
+}
+
+/// The input of the in-band `auth=` digest: the classic text of `msg`
+/// without `>>>`/`<<<` and without its top-level `auth` fields.
+pub fn classic_auth_input(msg: &Message) -> Result<Vec<u8>, EncodeError> {
+    let mut text = Vec::new();
+    classic::write_fields(msg, 0, true, &mut text)?;
+    Ok(text)
+}
+
+/// `msg` with `auth=` set to the active key's digest, where heartbeat's
+/// `ha_msg_mod` puts it: in place of the first `auth`, else appended. Later
+/// duplicates are dropped: the digest skips them anyway, and a classic
+/// receiver that took the last one would see a stale token.
+fn with_auth(msg: &Message, keys: &AuthKeys) -> Result<Message, EncodeError> {
+    let token = keys.sign(&classic_auth_input(msg)?);
+    let auth = || Field {
+        name: "auth".to_owned(),
+        value: Value::Str(token.clone().into_bytes()),
+    };
+    let mut fields = Vec::with_capacity(msg.len() + 1);
+    let mut placed = false;
+    for field in msg.fields() {
+        if field.name == "auth" {
+            if !placed {
+                fields.push(auth());
+                placed = true;
+            }
+        } else {
+            fields.push(field.clone());
+        }
+    }
+    if !placed {
+        fields.push(auth());
+    }
+    Ok(Message::from_fields(fields))
+}
+
+fn check_size(out: Vec<u8>) -> Result<Vec<u8>, EncodeError> {
+    if out.len() > MAX_DATAGRAM {
+        Err(EncodeError::TooLarge(out.len()))
+    } else {
+        Ok(out)
+    }
 }
 
 /// Encode `msg` as heartbeat sends it: netstring framing, in-band `auth=`
-/// (over the classic text) and the trailer (over `###\n`…`%%%\n`).
-/// Any `auth` field already in `msg` is replaced.
-pub fn encode(msg: &Message, keys: &AuthKeys) -> Vec<u8> {
-    let _ = (msg, keys);
-    unimplemented!("hb-wire codec is being written")
+/// (over the classic text) and the trailer (over `###\n`…`%%%\n`), both with
+/// the active key. Any `auth` field already in `msg` is replaced.
+pub fn encode(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
+    let msg = with_auth(msg, keys)?;
+    let mut out = Vec::new();
+    netstring::write_body(&msg, 0, &mut out)?;
+    let token = keys.sign(&out);
+    netstring::write_trailer(&token, &mut out);
+    check_size(out)
 }
 
-/// Verify, then parse, one datagram in either framing.
+/// Encode `msg` in the classic framing with `auth=`, followed by the NUL
+/// that heartbeat's `msg2wirefmt` sends with it (it sends the C string).
+pub fn encode_classic(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
+    let msg = with_auth(msg, keys)?;
+    let mut out = classic::START.to_vec();
+    classic::write_fields(&msg, 0, false, &mut out)?;
+    out.extend_from_slice(classic::END);
+    out.push(0);
+    check_size(out)
+}
+
+/// Size check, then drop the one trailing NUL a C sender may include.
+fn trim(bytes: &[u8]) -> Result<&[u8], DecodeError> {
+    if bytes.len() > MAX_DATAGRAM {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    Ok(bytes.strip_suffix(&[0]).unwrap_or(bytes))
+}
+
+/// Verify, then parse, one datagram in either framing. The returned message
+/// keeps the fields exactly as received, `auth` included (so
+/// `encode(&decoded, keys)` reproduces a heartbeat datagram byte for byte).
 pub fn decode(datagram: &[u8], keys: &AuthKeys) -> Result<(Message, Format), DecodeError> {
-    let _ = (datagram, keys);
-    unimplemented!("hb-wire codec is being written")
+    let d = trim(datagram)?;
+    if d.starts_with(netstring::START) {
+        let end = netstring::body_end(d)?;
+        let token = netstring::trailer(d, end)?.ok_or(DecodeError::NoAuth)?;
+        keys.verify(d.get(..end).unwrap_or_default(), token)?;
+        let msg = netstring::parse_body(d.get(..end).unwrap_or_default(), 0, 0)?;
+        Ok((msg, Format::Netstring))
+    } else if d.starts_with(classic::START) {
+        let body = classic::frame_body(d, 0)?;
+        let (signed, token) = classic::split_auth(body)?;
+        keys.verify(&signed, token.ok_or(DecodeError::NoAuth)?)?;
+        let msg = classic::parse_body(body, classic::START.len(), 0)?;
+        // A typed "(1)auth=" line, non-canonical base64 and the like are
+        // signed as sent but would re-render differently: heartbeat would
+        // compute another digest and reject the packet, so do we.
+        if classic_auth_input(&msg).ok().as_deref() != Some(&signed[..]) {
+            return Err(DecodeError::Malformed {
+                offset: 0,
+                what: "classic text not in canonical form",
+            });
+        }
+        Ok((msg, Format::Classic))
+    } else {
+        Err(DecodeError::NotAMessage)
+    }
+}
+
+/// Parse one classic `>>>\n`…`<<<\n` frame WITHOUT any authentication: only
+/// for the local FIFO (`/var/lib/heartbeat/fifo`), where the stock scripts
+/// write unsigned text and the file permissions are the access control.
+/// Never use it on network input. A trailing NUL is tolerated.
+pub fn parse_classic_unsigned(frame: &[u8]) -> Result<Message, DecodeError> {
+    let d = trim(frame)?;
+    let body = classic::frame_body(d, 0)?;
+    classic::parse_body(body, classic::START.len(), 0)
 }

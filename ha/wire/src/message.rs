@@ -84,6 +84,15 @@ impl Message {
         m
     }
 
+    /// A message with exactly these fields, in this order.
+    pub fn from_fields(fields: Vec<Field>) -> Self {
+        Self { fields }
+    }
+
+    pub fn into_fields(self) -> Vec<Field> {
+        self.fields
+    }
+
     pub fn fields(&self) -> &[Field] {
         &self.fields
     }
@@ -192,7 +201,9 @@ mod tests {
     #[test]
     fn hex_fields_parse_like_strtoul() {
         let mut m = Message::new();
-        m.add_str("seq", "1f").add_str("bad", "xyz").add_str("huge", "1".repeat(17));
+        m.add_str("seq", "1f")
+            .add_str("bad", "xyz")
+            .add_str("huge", "1".repeat(17));
         assert_eq!(m.get_hex("seq"), Some(0x1f));
         assert_eq!(m.get_hex("bad"), None);
         assert_eq!(m.get_hex("huge"), None);
