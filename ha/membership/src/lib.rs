@@ -119,8 +119,13 @@ pub enum Event {
     /// A non-membership cluster message from `node`, delivered once and in
     /// `seq` order (resource protocol, ask_resources, hb_takeover, …).
     Deliver { node: NodeName, msg: Message },
-    /// "Received shutdown notice from 'node1'."
+    /// "Received shutdown notice from 'node1'." The node is marked dead at
+    /// once (a `NodeStatus { new: Dead }` follows), without a deadtime wait.
     PeerShutdown { node: NodeName },
+    /// "Cluster node node2 returning after partition.": a node we had
+    /// declared dead speaks again with the same generation (no restart).
+    /// Real heartbeat answers this by giving up resources and restarting.
+    PartitionHealed { node: NodeName },
     /// Our graceful shutdown finished (`shutdone` sent).
     ShutdownComplete,
 }
@@ -156,5 +161,74 @@ pub enum Reject {
     Malformed { node: String, field: &'static str },
 }
 
+/// Knobs that are not in [`Config`] (ha.cf's `max_rexmit_delay` and
+/// heartbeat's compiled-in timings). `Default` is heartbeat 3.0.6.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// ha.cf `max_rexmit_delay` (default 250 ms): a retransmission request
+    /// is first sent after a random delay in [50 ms, this] ([0, this] when it
+    /// is below 100 ms) and then repeated every `max_rexmit_delay`.
+    pub max_rexmit_delay: Duration,
+    /// Added to the advertised `dt` right after start (`hb_add_deadtime(2000)`).
+    pub startup_deadtime_bump: Duration,
+    /// How long the bump lasts (`hb_pop_deadtime` after 5 s).
+    pub startup_bump_duration: Duration,
+    /// `reqnodes` is repeated this often until a `repnodes` arrives (1 s).
+    pub reqnodes_retry: Duration,
+    /// Graceful stop: status goes out twice one phase after `shutdone`, and
+    /// the process ends one more phase later (`hb_mcp_final_shutdown`).
+    pub shutdown_phase_delay: Duration,
+    /// A missing packet not recovered within this time is given up
+    /// (`LostPackets`) so in-order delivery can go on. `None`: the larger of
+    /// the peer's deadtime and ten `max_rexmit_delay`s. Heartbeat itself asks
+    /// forever; its peers answer with `NS_nak_rexmit` when they cannot help.
+    pub rexmit_giveup: Option<Duration>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            max_rexmit_delay: Duration::from_millis(250),
+            startup_deadtime_bump: Duration::from_millis(2000),
+            startup_bump_duration: Duration::from_secs(5),
+            reqnodes_retry: Duration::from_secs(1),
+            shutdown_phase_delay: Duration::from_secs(1),
+            rexmit_giveup: None,
+        }
+    }
+}
+
+/// Counters for logs, `cl_status`-style diagnostics and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Copies of packets already seen (the same packet on two media, replays).
+    pub duplicates: u64,
+    /// Packets refused for a lower generation.
+    pub old_generation: u64,
+    /// Packets refused as malformed, from unknown nodes or without `src`.
+    pub malformed: u64,
+    pub rexmit_requests_sent: u64,
+    pub retransmissions_sent: u64,
+    pub naks_sent: u64,
+    pub acks_sent: u64,
+    /// Missing packets that arrived after all (retransmitted or late).
+    pub recovered: u64,
+    /// Missing packets given up (`LostPackets`).
+    pub lost: u64,
+    /// Events or transmits dropped because the shell did not drain the queues.
+    pub queue_overflows: u64,
+}
+
+mod ack;
 pub mod core;
+mod history;
+mod inbound;
+mod node;
+mod outbound;
+mod receive;
+mod rng;
+mod seqtrack;
+pub mod sim;
+mod timers;
+
 pub use crate::core::Membership;
