@@ -1,12 +1,794 @@
-//! (in progress)
-use std::path::Path;
+//! `ha.cf`, read the way heartbeat 3.0.6 (`heartbeat/config.c`, Debian build)
+//! reads it.
+//!
+//! Line syntax: leading blanks skipped, `#` starts a comment anywhere, the
+//! directive is the first blank-separated word (case-sensitive, like
+//! heartbeat's `strcmp`). What follows depends on the directive's kind:
+//!
+//! * **option directives** (`Directives[]` in config.c): the rest is split on
+//!   blanks *and commas* and each value is applied in turn, so `node a b`
+//!   declares two nodes and `keepalive 500 ms` applies `500` then fails on `ms`.
+//! * **per-value media** (`bcast`, `ping`, `ping6`, `serial`): one medium per
+//!   value.
+//! * **whole-line media** (`mcast`, `mcast6`, `ucast`, `ucast6`,
+//!   `ping_group`) and **whole-line directives** (`stonith`, `stonith_host`,
+//!   `apiauth`, `respawn`, `failfast`): the rest of the line is one argument.
+//!
+//! Anything else, including plugins Debian does not ship (`hbaping`, `tipc`,
+//! `rds`) and `normalpoll` (compiled out), is an unknown directive.
+//!
+//! Decisions where we differ from heartbeat, all deliberate:
+//! * `serial` (and `mcast6`) are accepted with a warning and carry no
+//!   heartbeats: refusing them would stop a drop-in upgrade of the classic
+//!   "null-modem + bcast" pair, and ignoring them silently would hide the lost
+//!   redundancy. With no other medium left the config is an error.
+//! * Numbers must be plain integers (heartbeat's `atoi` reads `10abc` as 10).
+//! * `ping`/`ucast` peers must be IP literals: a parser does not resolve names.
+//! * Duplicate `node` lines and `warntime >= deadtime` are reported (the
+//!   first as an error, the second as a warning); heartbeat says nothing.
+//! * `nice_failback` keeps heartbeat's real meaning, bug included (see
+//!   [`Parser::set_nice_failback`]): both nodes of a mixed cluster must pick
+//!   the same failback protocol.
 
-pub fn load_ha_cf(path: &Path) -> Result<crate::HaCf, crate::ConfigError> {
-    let _ = path;
-    unimplemented!()
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::duration::{is_unit, parse_duration, DurationError};
+use crate::host::{Host, NoChecks, System};
+use crate::{
+    ApiAuth, AutoFailback, ConfigError, GenMethod, HaCf, Medium, MsgFmt, PingNode, Problem,
+    Respawn, Stonith, StonithHost, UuidFrom,
+};
+
+mod finish;
+mod media;
+mod whole_line;
+
+/// heartbeat.h `WHITESPACE`.
+const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r', '\x0c'];
+/// heartbeat.h `DELIMS`: option values are also split on commas.
+const DELIMS: &[char] = &[',', ' ', '\t', '\n', '\r', '\x0c'];
+
+/// heartbeat.h `MAXMEDIA`, `MAXNODE`.
+const MAXMEDIA: usize = 64;
+const MAXNODE: usize = 100;
+
+/// `UDPPORT` (Debian's /etc/services has no `ha-cluster` entry).
+pub const DEFAULT_UDPPORT: u16 = 694;
+
+/// Read and parse `ha.cf`, also checking what heartbeat checks on the
+/// running system while it reads the file: `respawn`/`failfast` users exist
+/// and their commands are executable, `apiauth` users and groups exist.
+pub fn load_ha_cf(path: &Path) -> Result<HaCf, ConfigError> {
+    load_outcome(path).result
 }
 
-pub fn parse_ha_cf(path: &Path, text: &str) -> Result<crate::HaCf, crate::ConfigError> {
-    let _ = (path, text);
-    unimplemented!()
+/// Parse `ha.cf` text. Pure: names of users, groups and commands are not
+/// looked up (see [`load_ha_cf`]).
+pub fn parse_ha_cf(path: &Path, text: &str) -> Result<HaCf, ConfigError> {
+    parse_outcome(path, text, &NoChecks).result
 }
+
+/// A parse result plus the node list, which `load_all` needs to check
+/// `haresources` even when `ha.cf` has errors.
+pub(crate) struct Outcome {
+    pub result: Result<HaCf, ConfigError>,
+    /// `None` when the file could not be read at all.
+    pub nodes: Option<Vec<String>>,
+}
+
+pub(crate) fn load_outcome(path: &Path) -> Outcome {
+    match crate::read_text(path, "config file") {
+        Ok(text) => parse_outcome(path, &text, &System),
+        Err(p) => Outcome {
+            result: Err(ConfigError { problems: vec![p] }),
+            nodes: None,
+        },
+    }
+}
+
+pub(crate) fn parse_outcome(path: &Path, text: &str, host: &dyn Host) -> Outcome {
+    let mut p = Parser::new(path, host);
+    for (i, line) in text.split('\n').enumerate() {
+        p.line(i + 1, line);
+    }
+    p.finish()
+}
+
+/// How an option directive behaves (one row of config.c's `Directives[]`).
+struct Spec {
+    name: &'static str,
+    /// `record_value`: shows up in the parameter table (`cl_status hbparameter`).
+    record: bool,
+    /// One value wins (as opposed to lists like `node`, `env`).
+    scalar: bool,
+    /// A `cl_get_msec` time value.
+    time: bool,
+    /// Accepted, validated, but without effect here.
+    ignored: Option<Ignored>,
+}
+
+#[derive(Clone, Copy)]
+enum Ignored {
+    Plain,
+    Pacemaker,
+    SerialOnly,
+}
+
+const fn spec(name: &'static str) -> Spec {
+    Spec {
+        name,
+        record: true,
+        scalar: true,
+        time: false,
+        ignored: None,
+    }
+}
+const fn time(name: &'static str) -> Spec {
+    Spec {
+        time: true,
+        ..spec(name)
+    }
+}
+const fn ignored(name: &'static str, why: Ignored) -> Spec {
+    Spec {
+        ignored: Some(why),
+        ..spec(name)
+    }
+}
+
+const DIRECTIVES: &[Spec] = &[
+    ignored("cluster", Ignored::Pacemaker),
+    Spec {
+        record: false,
+        scalar: false,
+        ..spec("node")
+    },
+    spec("hopfudge"),
+    time("keepalive"),
+    time("deadtime"),
+    time("deadping"),
+    time("initdead"),
+    time("warntime"),
+    spec("watchdog"),
+    ignored("baud", Ignored::SerialOnly),
+    spec("udpport"),
+    spec("logfacility"),
+    spec("logfile"),
+    spec("debugfile"),
+    Spec {
+        record: false,
+        ..spec("nice_failback")
+    },
+    spec("auto_failback"),
+    spec("rtprio"),
+    spec("hbgenmethod"),
+    spec("realtime"),
+    spec("debug"),
+    spec("msgfmt"),
+    spec("use_logd"),
+    Spec {
+        time: true,
+        ..ignored("conn_logd_time", Ignored::Plain)
+    },
+    Spec {
+        record: false,
+        ..ignored("use_apphbd", Ignored::Plain)
+    },
+    ignored("log_badpack", Ignored::Plain),
+    ignored("syslogmsgfmt", Ignored::Plain),
+    ignored("coredumps", Ignored::Plain),
+    ignored("coreroot", Ignored::Plain),
+    ignored("crm_daemon_dir", Ignored::Pacemaker),
+    ignored("crmd_spawns_pengine", Ignored::Pacemaker),
+    // `crm` is recorded under the name `pacemaker` (set_release2mode).
+    Spec {
+        record: false,
+        ..spec("crm")
+    },
+    spec("pacemaker"),
+    spec("autojoin"),
+    spec("uuidfrom"),
+    ignored("compression", Ignored::Plain),
+    ignored("compression_threshold", Ignored::Plain),
+    ignored("traditional_compression", Ignored::Plain),
+    Spec {
+        record: false,
+        scalar: false,
+        ..spec("env")
+    },
+    spec("max_rexmit_delay"),
+    ignored("record_config_changes", Ignored::Pacemaker),
+    ignored("record_pengine_inputs", Ignored::Pacemaker),
+    ignored("enable_config_writes", Ignored::Pacemaker),
+    ignored("memreserve", Ignored::Plain),
+    ignored("quorum_server", Ignored::Pacemaker),
+];
+
+/// Media plugins Debian's heartbeat ships (`HBcomm/*.so`).
+const MEDIA_PER_VALUE: &[&str] = &["bcast", "ping", "ping6", "serial"];
+const MEDIA_WHOLE_LINE: &[&str] = &["mcast", "mcast6", "ucast", "ucast6", "ping_group"];
+/// config.c `WLdirectives[]`.
+const WHOLE_LINE: &[&str] = &["stonith", "stonith_host", "apiauth", "respawn", "failfast"];
+
+/// glibc's `facilitynames` (what Debian's cluster-glue uses), plus `none`.
+const FACILITIES: &[&str] = &[
+    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "mark", "news", "security",
+    "syslog", "user", "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+    "local7",
+];
+
+/// `cl_str_to_boolean`.
+fn cl_bool(v: &str) -> Option<bool> {
+    const T: &[&str] = &["true", "on", "yes", "y", "1"];
+    const F: &[&str] = &["false", "off", "no", "n", "0"];
+    if T.iter().any(|t| v.eq_ignore_ascii_case(t)) {
+        Some(true)
+    } else if F.iter().any(|f| v.eq_ignore_ascii_case(f)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn bool_value(name: &str, v: &str) -> Result<bool, String> {
+    cl_bool(v).ok_or_else(|| {
+        format!("{name}: invalid value \"{v}\" (expected on/off, yes/no, true/false, y/n or 1/0)")
+    })
+}
+
+fn int_in(name: &str, v: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    match v.parse::<i64>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{name}: invalid value \"{v}\" (expected an integer from {lo} to {hi})"
+        )),
+    }
+}
+
+fn duration_value(name: &str, v: &str) -> Result<Duration, String> {
+    parse_duration(v).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Whole milliseconds, the unit heartbeat prints in its messages.
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    host: &'a dyn Host,
+    errors: Vec<Problem>,
+    warnings: Vec<Problem>,
+    /// Heartbeat's parameter table, in order of first recording.
+    params: Vec<(String, String)>,
+    /// Where each scalar directive was last set, for messages.
+    set_on: HashMap<&'static str, usize>,
+
+    keepalive: Duration,
+    deadtime: Duration,
+    warntime: Option<Duration>,
+    initdead: Option<Duration>,
+    deadping: Option<Duration>,
+    udpport: u16,
+    /// Each UDP plugin reads `udpport` once, at its first medium, and keeps
+    /// it (`localudpport` is a plugin static).
+    latched_port: Vec<(&'static str, u16)>,
+
+    media: Vec<Medium>,
+    /// Every medium heartbeat would count, ping and unsupported ones included.
+    media_count: usize,
+    /// `(directive, line)` of media we accept but cannot run.
+    unsupported_media: Vec<(&'static str, usize)>,
+    nodes: Vec<String>,
+    node_lines: HashMap<String, usize>,
+    /// Normal plus ping nodes, for `MAXNODE`.
+    node_count: usize,
+    ping_nodes: Vec<PingNode>,
+
+    respawn: Vec<Respawn>,
+    failfast: Vec<Respawn>,
+    apiauth: Vec<ApiAuth>,
+    stonith: Vec<Stonith>,
+    stonith_host: Vec<StonithHost>,
+    env: Vec<(String, String)>,
+
+    auto_failback: AutoFailback,
+    /// heartbeat's global `nice_failback`, which `set_nice_failback` tests.
+    nice_failback: bool,
+    logfile: Option<PathBuf>,
+    debugfile: Option<PathBuf>,
+    logfacility: Option<String>,
+    use_logd: Option<bool>,
+    hopfudge: u32,
+    realtime: bool,
+    debug: u32,
+    watchdog: Option<PathBuf>,
+    autojoin: String,
+    rtprio: Option<u8>,
+    hbgenmethod: GenMethod,
+    uuidfrom: UuidFrom,
+    msgfmt: MsgFmt,
+    max_rexmit_delay: Duration,
+    baud_set: bool,
+    pacemaker_seen: bool,
+}
+
+impl<'a> Parser<'a> {
+    fn new(path: &'a Path, host: &'a dyn Host) -> Self {
+        Self {
+            path,
+            host,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            params: Vec::new(),
+            set_on: HashMap::new(),
+            keepalive: Duration::from_millis(1000),
+            deadtime: Duration::from_millis(30_000),
+            warntime: None,
+            initdead: None,
+            deadping: None,
+            udpport: DEFAULT_UDPPORT,
+            latched_port: Vec::new(),
+            media: Vec::new(),
+            media_count: 0,
+            unsupported_media: Vec::new(),
+            nodes: Vec::new(),
+            node_lines: HashMap::new(),
+            node_count: 0,
+            ping_nodes: Vec::new(),
+            respawn: Vec::new(),
+            failfast: Vec::new(),
+            apiauth: Vec::new(),
+            stonith: Vec::new(),
+            stonith_host: Vec::new(),
+            env: Vec::new(),
+            auto_failback: AutoFailback::Legacy,
+            nice_failback: false,
+            logfile: None,
+            debugfile: None,
+            logfacility: None,
+            use_logd: None,
+            hopfudge: 1,
+            realtime: true,
+            debug: 0,
+            watchdog: None,
+            autojoin: "none".to_string(),
+            rtprio: None,
+            hbgenmethod: GenMethod::File,
+            uuidfrom: UuidFrom::File,
+            msgfmt: MsgFmt::Classic,
+            max_rexmit_delay: Duration::from_millis(250),
+            baud_set: false,
+            pacemaker_seen: false,
+        }
+    }
+
+    fn error(&mut self, line: Option<usize>, msg: impl Into<String>) {
+        self.errors.push(Problem::new(self.path, line, msg));
+    }
+
+    fn warn(&mut self, line: Option<usize>, msg: impl Into<String>) {
+        self.warnings.push(Problem::new(self.path, line, msg));
+    }
+
+    fn record(&mut self, name: &str, value: &str) {
+        match self.params.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => self.params.push((name.to_string(), value.to_string())),
+        }
+    }
+
+    fn recorded(&self, name: &str) -> bool {
+        self.params.iter().any(|(k, _)| k == name)
+    }
+
+    fn line(&mut self, lineno: usize, raw: &str) {
+        let s = raw.trim_start_matches(WHITESPACE);
+        // `#` starts a comment anywhere; fgets/C strings also end a line at
+        // CR, LF and NUL.
+        let s = match s.find(['#', '\r', '\n', '\0']) {
+            Some(i) => &s[..i],
+            None => s,
+        };
+        if s.is_empty() {
+            return;
+        }
+        let (directive, rest) = s.split_at(s.find(WHITESPACE).unwrap_or(s.len()));
+        let rest = rest.trim_start_matches(DELIMS);
+        let line = Some(lineno);
+
+        if let Some(spec) = DIRECTIVES.iter().find(|d| d.name == directive) {
+            self.option_line(spec, rest, lineno);
+        } else if let Some(kind) = MEDIA_PER_VALUE.iter().find(|m| **m == directive) {
+            let values: Vec<&str> = rest.split(DELIMS).filter(|v| !v.is_empty()).collect();
+            if values.is_empty() {
+                self.warn(
+                    line,
+                    format!("\"{kind}\" has no value; the line is ignored"),
+                );
+            }
+            for v in values {
+                if let Err(msg) = self.medium_value(kind, v, lineno) {
+                    self.error(line, msg);
+                }
+            }
+        } else if let Some(kind) = MEDIA_WHOLE_LINE.iter().find(|m| **m == directive) {
+            if let Err(msg) = self.medium_line(kind, rest, lineno) {
+                self.error(line, msg);
+            }
+        } else if let Some(kind) = WHOLE_LINE.iter().find(|m| **m == directive) {
+            if let Err(msg) = self.whole_line(kind, rest) {
+                self.error(line, msg);
+            }
+        } else {
+            let hint = DIRECTIVES
+                .iter()
+                .map(|d| d.name)
+                .chain(MEDIA_PER_VALUE.iter().copied())
+                .chain(MEDIA_WHOLE_LINE.iter().copied())
+                .chain(WHOLE_LINE.iter().copied())
+                .find(|known| known.eq_ignore_ascii_case(directive))
+                .map(|known| format!(" (directives are case-sensitive: did you mean \"{known}\"?)"))
+                .unwrap_or_default();
+            self.error(line, format!("unknown directive \"{directive}\"{hint}"));
+        }
+    }
+
+    fn option_line(&mut self, spec: &'static Spec, rest: &str, lineno: usize) {
+        let line = Some(lineno);
+        let name = spec.name;
+        let values: Vec<&str> = rest.split(DELIMS).filter(|v| !v.is_empty()).collect();
+        let Some(last) = values.last().copied() else {
+            // Heartbeat applies each value; with none it does nothing at all.
+            self.warn(
+                line,
+                format!("\"{name}\" has no value; the line is ignored"),
+            );
+            return;
+        };
+        if spec.time && values.len() == 2 && is_unit(values[1]) {
+            let e = DurationError::SpaceBeforeUnit(
+                format!("{} {}", values[0], values[1]),
+                format!("{}{}", values[0], values[1]),
+            );
+            self.error(line, format!("{name}: {e}"));
+            return;
+        }
+        if spec.scalar {
+            if values.len() > 1 {
+                self.warn(
+                    line,
+                    format!(
+                        "\"{name}\" has {} values; heartbeat applies them in turn and the last one (\"{last}\") wins",
+                        values.len()
+                    ),
+                );
+            }
+            if let Some(prev) = self.set_on.insert(name, lineno) {
+                self.warn(
+                    line,
+                    format!("\"{name}\" was already set on line {prev}; the last value wins"),
+                );
+            }
+        }
+        let mut ok = true;
+        for v in values {
+            match self.set_option(name, v, lineno) {
+                Ok(()) if spec.record => self.record(name, v),
+                Ok(()) => {}
+                Err(msg) => {
+                    self.error(line, msg);
+                    ok = false;
+                }
+            }
+        }
+        if let (true, Some(why)) = (ok, spec.ignored) {
+            let msg = match why {
+                Ignored::Plain => {
+                    format!("\"{name}\" is accepted but has no effect in this implementation")
+                }
+                Ignored::Pacemaker => format!(
+                    "\"{name}\" is accepted but ignored: it only matters to Pacemaker (crm), which this implementation does not run"
+                ),
+                Ignored::SerialOnly => format!(
+                    "\"{name}\" is accepted but ignored: it only applies to serial media, which this implementation does not support"
+                ),
+            };
+            self.warn(line, msg);
+        }
+    }
+
+    /// One value of an option directive (config.c's `set_*` functions).
+    fn set_option(&mut self, name: &str, v: &str, lineno: usize) -> Result<(), String> {
+        match name {
+            "node" => self.add_node(v, lineno)?,
+            "hopfudge" => self.hopfudge = int_in(name, v, 0, 255)? as u32,
+            "keepalive" => {
+                let d = duration_value(name, v)?;
+                if d.is_zero() {
+                    return Err(format!("keepalive: \"{v}\" must be greater than 0"));
+                }
+                self.keepalive = d;
+            }
+            "deadtime" => self.deadtime = duration_value(name, v)?,
+            "deadping" => self.deadping = Some(duration_value(name, v)?),
+            "initdead" => self.initdead = Some(duration_value(name, v)?),
+            "warntime" => {
+                let d = duration_value(name, v)?;
+                if d.is_zero() {
+                    return Err(format!("Warn time [{v}] is invalid."));
+                }
+                self.warntime = Some(d);
+            }
+            "watchdog" => {
+                if self.watchdog.is_some() {
+                    return Err("Watchdog device multiply specified.".into());
+                }
+                self.watchdog = Some(PathBuf::from(v));
+            }
+            "baud" => {
+                if self.baud_set {
+                    return Err("Baudrate multiply specified.".into());
+                }
+                self.baud_set = true;
+                const BAUDS: &[&str] = &[
+                    "9600", "19200", "38400", "57600", "115200", "230400", "460800",
+                ];
+                if !BAUDS.contains(&v) {
+                    return Err(format!("invalid baudrate [{v}] specified."));
+                }
+            }
+            "udpport" => self.set_udpport(v, lineno)?,
+            "logfacility" => {
+                if v == "none" {
+                    self.logfacility = None;
+                } else if FACILITIES.contains(&v) {
+                    self.logfacility = Some(v.to_string());
+                } else {
+                    return Err(format!(
+                        "Log facility({v}) not valid: expected none or one of {}",
+                        FACILITIES.join(", ")
+                    ));
+                }
+            }
+            "logfile" => self.logfile = Some(PathBuf::from(v)),
+            "debugfile" => self.debugfile = Some(PathBuf::from(v)),
+            "nice_failback" => self.set_nice_failback(v, lineno)?,
+            "auto_failback" => {
+                (self.auto_failback, self.nice_failback) = match cl_bool(v) {
+                    Some(true) => (AutoFailback::On, true),
+                    Some(false) => (AutoFailback::Off, true),
+                    None if v.eq_ignore_ascii_case("legacy") => (AutoFailback::Legacy, false),
+                    None => {
+                        return Err(format!(
+                            "auto_failback: invalid value \"{v}\" (expected on, off or legacy)"
+                        ))
+                    }
+                };
+            }
+            "rtprio" => {
+                // sched_get_priority_{min,max}(SCHED_FIFO) on Linux.
+                let p = int_in(name, v, 1, 99)
+                    .map_err(|_| format!("Illegal realtime priority [{v}]"))?;
+                self.rtprio = Some(p as u8);
+            }
+            "hbgenmethod" => {
+                self.hbgenmethod = match v {
+                    "file" => GenMethod::File,
+                    "time" => GenMethod::Time,
+                    _ => {
+                        return Err(format!(
+                            "Illegal hb generation method [{v}] (expected file or time)"
+                        ))
+                    }
+                }
+            }
+            "realtime" => self.realtime = bool_value(name, v)?,
+            "debug" => self.debug = int_in(name, v, 0, 255)? as u32,
+            "msgfmt" => {
+                self.msgfmt = match v {
+                    "classic" => MsgFmt::Classic,
+                    "netstring" => MsgFmt::Netstring,
+                    _ => {
+                        return Err(format!(
+                            "msgfmt: invalid value \"{v}\" (expected classic or netstring)"
+                        ))
+                    }
+                }
+            }
+            "use_logd" => self.use_logd = Some(bool_value(name, v)?),
+            "conn_logd_time" => {
+                if duration_value(name, v)?.is_zero() {
+                    return Err(format!("conn_logd_time: \"{v}\" must be greater than 0"));
+                }
+            }
+            "use_apphbd"
+            | "log_badpack"
+            | "syslogmsgfmt"
+            | "coredumps"
+            | "traditional_compression"
+            | "record_config_changes"
+            | "record_pengine_inputs"
+            | "enable_config_writes" => {
+                bool_value(name, v)?;
+            }
+            "coreroot" | "cluster" | "quorum_server" => {}
+            "crm_daemon_dir" | "crmd_spawns_pengine" => {
+                if self.pacemaker_seen {
+                    return Err(format!(
+                        "If you specify {name}, it must come before the crm/pacemaker directive"
+                    ));
+                }
+                if name == "crmd_spawns_pengine" {
+                    bool_value(name, v)?;
+                }
+            }
+            "crm" | "pacemaker" => {
+                self.set_pacemaker(name, v)?;
+                // set_release2mode() records the value under `pacemaker`.
+                if name == "crm" {
+                    self.record("pacemaker", v);
+                }
+            }
+            "autojoin" => {
+                let lower = v.to_ascii_lowercase();
+                match lower.as_str() {
+                    "none" => self.autojoin = lower,
+                    "other" | "any" => {
+                        return Err(format!(
+                            "autojoin {v}: R1 style resource management conflicts with autojoin set \
+                             (heartbeat needs crm for it, and this implementation runs haresources mode only); \
+                             remove the line or use \"autojoin none\""
+                        ))
+                    }
+                    _ => return Err(format!("Invalid autojoin directive [{v}] (expected none, other or any)")),
+                }
+            }
+            "uuidfrom" => {
+                self.uuidfrom = match v {
+                    "file" => UuidFrom::File,
+                    "nodename" => UuidFrom::NodeName,
+                    _ => {
+                        return Err(format!(
+                            "Invalid uuidfrom directive [{v}] (expected file or nodename)"
+                        ))
+                    }
+                }
+            }
+            "compression" => {
+                // The compress plugins Debian ships.
+                if !matches!(v, "zlib" | "bz2") {
+                    return Err(format!(
+                        "compression: unknown module \"{v}\" (expected zlib or bz2)"
+                    ));
+                }
+            }
+            "compression_threshold" | "memreserve" => {
+                int_in(name, v, 1, i64::from(i32::MAX))?;
+            }
+            "env" => {
+                let (n, val) = v
+                    .split_once('=')
+                    .filter(|(n, _)| !n.is_empty())
+                    .ok_or_else(|| format!("env: invalid nvpair({v}), expected NAME=value"))?;
+                self.env.push((format!("HA_{n}"), val.to_string()));
+            }
+            "max_rexmit_delay" => {
+                let n = int_in(name, v, 1, i64::from(i32::MAX))
+                    .map_err(|_| format!("Invalid max_rexmit_delay time({v})"))?;
+                self.max_rexmit_delay = Duration::from_millis(n as u64);
+            }
+            _ => return Err(format!("unknown directive \"{name}\"")),
+        }
+        Ok(())
+    }
+
+    fn add_node(&mut self, v: &str, lineno: usize) -> Result<(), String> {
+        let name = v.to_ascii_lowercase();
+        if let Some(prev) = self.node_lines.get(&name) {
+            return Err(format!(
+                "duplicate node \"{name}\" (already declared on line {prev})"
+            ));
+        }
+        self.count_node()?;
+        self.node_lines.insert(name.clone(), lineno);
+        self.nodes.push(name);
+        Ok(())
+    }
+
+    fn count_node(&mut self) -> Result<(), String> {
+        if self.node_count >= MAXNODE {
+            return Err(format!(
+                "too many nodes (heartbeat allows at most {MAXNODE}, ping nodes included)"
+            ));
+        }
+        self.node_count += 1;
+        Ok(())
+    }
+
+    fn set_udpport(&mut self, v: &str, lineno: usize) -> Result<(), String> {
+        let port = match v.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(format!("invalid port [{v}] specified.")),
+        };
+        self.udpport = port;
+        let stale: Vec<(&str, u16)> = self
+            .latched_port
+            .iter()
+            .filter(|(_, p)| *p != port)
+            .copied()
+            .collect();
+        for (plugin, kept) in stale {
+            self.warn(
+                Some(lineno),
+                format!(
+                    "udpport {port} comes after a {plugin} line: {plugin} media keep port {kept} \
+                     (udpport setting must precede media statements)"
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// heartbeat's `set_nice_failback`. The value (on/off) is only checked
+    /// for being a boolean; what counts is the *global* `nice_failback`,
+    /// which only an earlier `auto_failback on|off` has set. So:
+    /// `auto_failback on|off` before it → `auto_failback off`; otherwise →
+    /// `legacy`, whatever the value. A later `auto_failback` line overrides
+    /// it. Verified for `nice_failback on|off` alone (exp-badconf: both
+    /// "strictly interpreted as 'auto_failback legacy'").
+    fn set_nice_failback(&mut self, v: &str, lineno: usize) -> Result<(), String> {
+        if cl_bool(v).is_none() {
+            return Err(format!(
+                "nice_failback: invalid value \"{v}\" (nice_failback is obsolete; use auto_failback on, off or legacy)"
+            ));
+        }
+        let msg = if self.nice_failback {
+            self.auto_failback = AutoFailback::Off;
+            format!(
+                "nice_failback flag is obsolete: 'nice_failback {v}' has been changed to 'auto_failback off' \
+                 (heartbeat 3.0.6 ignores the value and follows the earlier auto_failback line); \
+                 use auto_failback {{on, off, legacy}} instead"
+            )
+        } else {
+            self.auto_failback = AutoFailback::Legacy;
+            format!(
+                "nice_failback flag is obsolete: 'nice_failback {v}' has been strictly interpreted as \
+                 'auto_failback legacy' (heartbeat 3.0.6 ignores the value); consider converting to \
+                 'auto_failback on': then you can use ipfail and hb_standby"
+            )
+        };
+        self.warn(Some(lineno), msg);
+        Ok(())
+    }
+
+    fn set_pacemaker(&mut self, name: &str, v: &str) -> Result<(), String> {
+        if self.pacemaker_seen {
+            return Err("pacemaker/crm directive used multiple times!".into());
+        }
+        self.pacemaker_seen = true;
+        let pcmk_mode = ["minimal", "manual", "respawn", "ccm-only", "valgrind"]
+            .iter()
+            .any(|m| v.eq_ignore_ascii_case(m));
+        match cl_bool(v) {
+            Some(false) => Ok(()),
+            Some(true) => Err(unsupported_crm(name, v)),
+            None if pcmk_mode => Err(unsupported_crm(name, v)),
+            None => Err(format!(
+                "{name}: invalid value \"{v}\" (only off/no/false is supported here)"
+            )),
+        }
+    }
+}
+
+fn unsupported_crm(name: &str, v: &str) -> String {
+    format!(
+        "{name} {v}: Pacemaker (CRM) cluster management is not supported: this implementation runs \
+         heartbeat v1 haresources mode only (use \"{name} off\" or remove the line)"
+    )
+}
+
+#[cfg(test)]
+mod tests;
