@@ -21,14 +21,12 @@ use base64::Engine as _;
 use crate::codec::{DecodeError, EncodeError, MAX_DEPTH};
 use crate::message::{Field, FieldType, Message, Value};
 use crate::strlist;
-use crate::validate::{check_name, check_value};
+use crate::validate::{check_name, check_value, STR_NEWLINE};
 
 pub(crate) const START: &[u8] = b">>>\n";
 pub(crate) const END: &[u8] = b"<<<\n";
 const AUTH: &str = "auth";
 
-/// glue `SPECIAL_SYM`: stands for `\n` inside a string value.
-const STR_NEWLINE: u8 = 0x13;
 /// glue `SPECIAL_SYMS[depth]`: stands for `\n` inside a struct value of a
 /// message at `depth`.
 const STRUCT_NEWLINE: [u8; 16] = [

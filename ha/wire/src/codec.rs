@@ -127,7 +127,11 @@ pub fn encode(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
 
 /// Encode `msg` in the classic framing with `auth=`, followed by the NUL
 /// that heartbeat's `msg2wirefmt` sends with it (it sends the C string).
+/// Stricter than [`encode`]: a string holding byte 0x13 is refused, since
+/// classic text would deliver it as `\n`.
 pub fn encode_classic(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
+    crate::validate::check_classic_strings(msg)
+        .map_err(|(name, what)| EncodeError::BadValue { name, what })?;
     let msg = with_auth(msg, keys)?;
     let mut out = classic::START.to_vec();
     classic::write_fields(&msg, 0, false, &mut out)?;

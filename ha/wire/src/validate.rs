@@ -5,7 +5,7 @@
 //! else). We refuse such messages when encoding, and the decoders apply the
 //! same rules, so anything we accept can be re-encoded byte for byte.
 
-use crate::message::Value;
+use crate::message::{Message, Value};
 
 /// `name=` rules. The classic parser splits the line at the first `=` and
 /// reads a leading `(` as a type tag; `\n` ends the line; C stops at NUL.
@@ -55,6 +55,28 @@ pub(crate) fn check_value(value: &Value) -> Result<(), &'static str> {
         Value::List(items) => check_list(items),
         Value::Binary(_) | Value::Compressed(_) | Value::Struct(_) => Ok(()),
     }
+}
+
+/// glue's `SPECIAL_SYM`, the classic stand-in for `\n` in strings.
+pub(crate) const STR_NEWLINE: u8 = 0x13;
+
+/// Classic text turns `\n` in strings into 0x13 and reads 0x13 back as
+/// `\n`, so a string that already holds 0x13 cannot travel as classic text
+/// (netstring carries it fine, and the in-band digest is unaffected).
+pub(crate) fn check_classic_strings(msg: &Message) -> Result<(), (String, &'static str)> {
+    for field in msg.fields() {
+        match &field.value {
+            Value::Str(s) if s.contains(&STR_NEWLINE) => {
+                return Err((
+                    field.name.clone(),
+                    "string holds 0x13, classic text's newline",
+                ));
+            }
+            Value::Struct(child) => check_classic_strings(child)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

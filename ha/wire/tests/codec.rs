@@ -249,6 +249,15 @@ fn encoder_refuses_what_would_read_back_differently() {
         with(Value::Struct(child)),
         Err(EncodeError::BadValue { .. })
     ));
+    // 0x13 is classic text's newline: fine on netstring, refused as classic.
+    let mut m = Message::with_type("x");
+    m.add_str("f", b"a\x13b");
+    let (back, _) = decode(&encode(&m, &keys).unwrap(), &keys).unwrap();
+    assert_eq!(back.get("f"), Some(&Value::Str(b"a\x13b".to_vec())));
+    assert!(matches!(
+        encode_classic(&m, &keys),
+        Err(EncodeError::BadValue { .. })
+    ));
     let mut m = Message::new();
     m.add_str("", "v");
     assert_eq!(
