@@ -1364,13 +1364,6 @@ fn strip_brackets(s: &str) -> &str {
         .unwrap_or(s)
 }
 
-/// An address as ldirectord prints it (`[v6]`).
-pub(crate) fn fmt_ip(a: IpAddr) -> String {
-    match a {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    }
-}
 
 #[cfg(test)]
 mod tests {

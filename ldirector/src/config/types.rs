@@ -578,3 +578,11 @@ pub struct Config {
     /// What ldirectord prints as `Warning ... reading file` and goes on.
     pub warnings: Vec<Problem>,
 }
+
+/// An address as ldirectord prints it (IPv6 in brackets).
+pub fn fmt_ip(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
