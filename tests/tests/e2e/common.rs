@@ -1,0 +1,107 @@
+//! Steps shared by the scenarios.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use ha_tests::{hold_for, wait_for, Cluster, Timing};
+
+/// Poll period while timing a death: small against deadtime, cheap enough
+/// for parallel tests on 2 cores.
+pub const FAST_POLL: Duration = Duration::from_millis(100);
+/// Poll period for long observation windows.
+pub const SLOW_POLL: Duration = Duration::from_millis(1000);
+
+/// How long to watch a healthy cluster for packet loss and flapping.
+pub const STEADY: Duration = Duration::from_secs(20);
+
+/// Boot deadline: initdead plus the real init script and the first rounds.
+pub fn boot_deadline(t: &Timing) -> Duration {
+    t.initdead + Duration::from_secs(10)
+}
+
+/// Watch `a` and `b` for [`STEADY`]: both must keep reporting each other
+/// `active`, and neither ha-log may report lost packets from the other.
+pub fn steady_state(c: &Cluster, a: &str, b: &str) -> Result<()> {
+    let (na, nb) = (c.node(a), c.node(b));
+    hold_for(&format!("{a} and {b} active"), STEADY, SLOW_POLL, || {
+        na.expect_status(b, "active")?;
+        nb.expect_status(a, "active")
+    })?;
+    for (me, peer) in [(na, b), (nb, a)] {
+        let lost: Vec<String> = me
+            .log_lines("lost packet")
+            .into_iter()
+            .filter(|l| l.contains(&format!("[{peer}]")) || l.contains(peer))
+            .collect();
+        ensure!(
+            lost.is_empty(),
+            "{} logged lost packets from {peer} at steady state:\n{}",
+            me.name(),
+            lost.join("\n")
+        );
+        let late = me.log_lines("Late heartbeat");
+        if !late.is_empty() {
+            eprintln!(
+                "note: {} logged late heartbeats:\n{}",
+                me.name(),
+                late.join("\n")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Power off `victim` and time how long `observer` takes to report it
+/// `dead`. Must be within deadtime + margin, and not before
+/// deadtime - keepalive (the last packet can be at most one keepalive old).
+pub fn crash_and_time_death(c: &mut Cluster, victim: &str, observer: &str) -> Result<Duration> {
+    let t = c.timing();
+    c.node_mut(victim).crash()?;
+    let obs = c.node(observer);
+    let (_, took) = wait_for(
+        &format!("{observer} to report {victim} dead"),
+        t.deadtime + Timing::DEAD_MARGIN,
+        FAST_POLL,
+        || obs.expect_status(victim, "dead"),
+    )?;
+    let floor = t
+        .deadtime
+        .saturating_sub(t.keepalive + Duration::from_millis(50));
+    ensure!(
+        took >= floor,
+        "{observer} declared {victim} dead after {took:?}, earlier than deadtime {:?} allows",
+        t.deadtime
+    );
+    eprintln!(
+        "{observer} reported {victim} dead {took:?} after the crash (deadtime {:?})",
+        t.deadtime
+    );
+    Ok(took)
+}
+
+/// `observer` keeps reporting `peer` as `dead` for `period`.
+pub fn stays_dead(c: &Cluster, observer: &str, peer: &str, period: Duration) -> Result<()> {
+    let obs = c.node(observer);
+    hold_for(
+        &format!("{observer} reporting {peer} dead"),
+        period,
+        FAST_POLL,
+        || obs.expect_status(peer, "dead"),
+    )
+}
+
+/// Wait until `observer` reports `peer` as anything but dead.
+pub fn revives(c: &Cluster, observer: &str, peer: &str, timeout: Duration) -> Result<String> {
+    let obs = c.node(observer);
+    wait_for(
+        &format!("{observer} to see {peer} alive"),
+        timeout,
+        FAST_POLL,
+        || match obs.status_of(peer) {
+            Ok(s) if s != "dead" => Ok(s),
+            Ok(s) => Err(s),
+            Err(e) => Err(e),
+        },
+    )
+    .map(|(s, _)| s)
+}
