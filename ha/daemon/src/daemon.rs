@@ -1,0 +1,523 @@
+//! [`run`]: the daemon's event loop on a current-thread tokio runtime.
+//!
+//! One task per UDP socket, one for the FIFO and one per control connection
+//! feed a single channel; the loop owns the membership core and is the only
+//! place that touches it. Each turn: drain the core's transmits (encode
+//! once, send on every medium) and events (log, control socket), then wait
+//! for an input, a signal, or the core's next deadline.
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hb_membership::{Event, Membership};
+use hb_wire::{AuthKeys, DecodeError};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::config::{self, Loaded, StartState};
+use crate::control::{self, ControlRequest, Request, Response};
+use crate::fifo::{self, FifoInput};
+use crate::loadavg::LoadAvg;
+use crate::paths::DaemonPaths;
+use crate::ratelimit::RateLimit;
+use crate::state::{self, GenerationSource};
+use crate::transport::{Datagram, Transport, TransportError};
+
+/// Longest we wait for the core to finish a graceful shutdown.
+const MAX_SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+/// One log line per this interval for repeatable network noise.
+const NOISE_INTERVAL: Duration = Duration::from_secs(10);
+/// What `cl_status rscstatus` says until the resource manager exists.
+const RESOURCES_NONE: &str = "none";
+
+pub struct RunConfig {
+    pub paths: DaemonPaths,
+    pub loaded: Loaded,
+    /// `-d` count (or ha.cf `debug`).
+    pub debug: u32,
+    /// Install SIGTERM/SIGINT (shutdown) and SIGHUP (reload) handlers.
+    pub handle_signals: bool,
+    /// Called once every medium is open and the first packet can go out.
+    pub on_ready: Option<Box<dyn FnOnce() + Send>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> DaemonError + 'a {
+    move |source| DaemonError::Io {
+        what,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Everything the loop reacts to besides timers and signals.
+#[derive(Debug)]
+pub enum Input {
+    Datagram(Datagram),
+    Fifo(FifoInput),
+    Control(ControlRequest),
+}
+
+impl From<Datagram> for Input {
+    fn from(d: Datagram) -> Self {
+        Input::Datagram(d)
+    }
+}
+impl From<FifoInput> for Input {
+    fn from(f: FifoInput) -> Self {
+        Input::Fifo(f)
+    }
+}
+impl From<ControlRequest> for Input {
+    fn from(c: ControlRequest) -> Self {
+        Input::Control(c)
+    }
+}
+
+fn wall_clock_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // A fixed seed only makes heartbeat's ACK trigger predictable.
+    let _ = getrandom::getrandom(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// Directories heartbeat's package would have made.
+fn prepare_dirs(paths: &DaemonPaths) -> Result<(), DaemonError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    for dir in [&paths.run_dir, &paths.state_dir] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(io_err("cannot create directory", dir))?;
+    }
+    Ok(())
+}
+
+/// Generation (persisted before anything is sent) and uuid, logged as
+/// heartbeat does.
+fn start_state(paths: &DaemonPaths) -> Result<StartState, DaemonError> {
+    let now = wall_clock_secs();
+    let generation = state::next_generation(&paths.hb_generation, now).map_err(io_err(
+        "Cannot get/increment generation number in",
+        &paths.hb_generation,
+    ))?;
+    match generation.source {
+        GenerationSource::Missing => tracing::warn!(
+            generation = generation.value,
+            "No Previous generation - starting at {}",
+            generation.value
+        ),
+        GenerationSource::Broken => tracing::warn!(
+            generation = generation.value,
+            "BROKEN previous generation - starting at {}",
+            generation.value
+        ),
+        GenerationSource::Previous(_) => {}
+    }
+    tracing::info!(
+        generation = generation.value,
+        "Heartbeat generation: {}",
+        generation.value
+    );
+    let (uuid, fresh) = state::load_or_create_uuid(&paths.hb_uuid).map_err(io_err(
+        "getting uuid for the local node failed:",
+        &paths.hb_uuid,
+    ))?;
+    if fresh {
+        tracing::info!("No uuid found for current node - generating a new uuid.");
+    }
+    tracing::debug!(uuid = %state::uuid_to_string(&uuid), "uuid is:{}", state::uuid_to_string(&uuid));
+    Ok(StartState {
+        generation: generation.value,
+        uuid,
+        wall_clock_at_start: now,
+        seed: random_seed(),
+    })
+}
+
+async fn recv_signal(s: &mut Option<Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+struct Shell {
+    paths: DaemonPaths,
+    loaded: Loaded,
+    keys: AuthKeys,
+    links: Vec<String>,
+    debug: u32,
+    core: Membership,
+    transport: Transport,
+    tx: mpsc::Sender<Input>,
+    loadavg: LoadAvg,
+    auth_noise: RateLimit,
+    bad_noise: RateLimit,
+    send_noise: RateLimit,
+    control_up: bool,
+    shutdown_deadline: Option<Instant>,
+    finished: bool,
+}
+
+/// Run the daemon until a graceful shutdown completes: on SIGTERM/SIGINT
+/// (with `handle_signals`) or when `shutdown` resolves.
+pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    let RunConfig {
+        paths,
+        loaded,
+        debug,
+        handle_signals,
+        on_ready,
+    } = cfg;
+    tracing::info!("heartbeat: version {}", crate::version_string());
+    prepare_dirs(&paths)?;
+    let start = start_state(&paths)?;
+
+    if fifo::ensure_fifo(&paths.fifo).map_err(io_err("Cannot make fifo", &paths.fifo))? {
+        tracing::info!("Creating FIFO {}.", paths.fifo.display());
+    }
+
+    let (links, link_of) = config::links(&loaded.ha_cf.media);
+    let transport = Transport::open(&loaded.ha_cf.media, &link_of)?;
+    let (tx, mut rx) = mpsc::channel::<Input>(256);
+    transport.spawn_readers(&tx);
+    fifo::spawn_reader(&paths.fifo, tx.clone()).map_err(io_err("Cannot open fifo", &paths.fifo))?;
+
+    let mut signals = if handle_signals {
+        let sig = |k| signal(k).map_err(io_err("cannot install signal handler", Path::new("-")));
+        (
+            Some(sig(SignalKind::terminate())?),
+            Some(sig(SignalKind::interrupt())?),
+            Some(sig(SignalKind::hangup())?),
+        )
+    } else {
+        (None, None, None)
+    };
+
+    let now = Instant::now();
+    let core = Membership::new(config::membership_config(&loaded, start), now);
+    let keepalive = loaded.ha_cf.keepalive;
+    let mut shell = Shell {
+        keys: loaded.keys.clone(),
+        loadavg: LoadAvg::open(&paths.loadavg, keepalive.max(Duration::from_secs(1))),
+        paths,
+        loaded,
+        links,
+        debug,
+        core,
+        transport,
+        tx,
+        auth_noise: RateLimit::new(NOISE_INTERVAL),
+        bad_noise: RateLimit::new(NOISE_INTERVAL),
+        send_noise: RateLimit::new(NOISE_INTERVAL),
+        control_up: false,
+        shutdown_deadline: None,
+        finished: false,
+    };
+    shell.refresh_loadavg(now);
+    if let Some(f) = on_ready {
+        f();
+    }
+
+    tokio::pin!(shutdown);
+    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
+    let timer = tokio::time::sleep_until(far());
+    tokio::pin!(timer);
+
+    loop {
+        shell.drain();
+        if shell.finished {
+            break;
+        }
+        let next = [shell.core.poll_timeout(), shell.shutdown_deadline]
+            .into_iter()
+            .flatten()
+            .min();
+        timer
+            .as_mut()
+            .reset(next.map_or_else(far, tokio::time::Instant::from_std));
+        let shutting_down = shell.shutdown_deadline.is_some();
+        tokio::select! {
+            Some(input) = rx.recv() => shell.handle_input(input),
+            () = &mut timer => shell.handle_timer(),
+            () = recv_signal(&mut signals.0) => shell.begin_shutdown("SIGTERM"),
+            () = recv_signal(&mut signals.1) => shell.begin_shutdown("SIGINT"),
+            () = recv_signal(&mut signals.2) => shell.reload(),
+            () = &mut shutdown, if !shutting_down => shell.begin_shutdown("request"),
+        }
+    }
+    shell.cleanup();
+    Ok(())
+}
+
+impl Shell {
+    fn refresh_loadavg(&mut self, now: Instant) {
+        if let Some(ld) = self.loadavg.poll(now) {
+            self.core.set_loadavg(ld);
+        }
+    }
+
+    /// Send what the core wants sent, log what happened.
+    fn drain(&mut self) {
+        while let Some(t) = self.core.poll_transmit() {
+            match hb_wire::encode(&t.msg, &self.keys) {
+                Ok(bytes) => {
+                    for (iface, e) in self.transport.send_all(&bytes) {
+                        if let Some(n) = self.send_noise.allow(Instant::now()) {
+                            tracing::error!(iface = %iface, error = %e, suppressed = n, "Cannot send heartbeat packet on {iface}: {e}");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, msg_type = t.msg.msg_type().unwrap_or(""), "Cannot encode message: {e}")
+                }
+            }
+        }
+        while let Some(ev) = self.core.poll_event() {
+            crate::events::log_event(&ev, &self.loaded.local, &self.links);
+            match ev {
+                Event::CommUp => self.open_control_socket(),
+                Event::ShutdownComplete => self.finished = true,
+                _ => {}
+            }
+        }
+    }
+
+    fn open_control_socket(&mut self) {
+        if self.control_up {
+            return;
+        }
+        match control::bind(&self.paths.control_socket) {
+            Ok(listener) => {
+                control::spawn_server(listener, self.tx.clone());
+                self.control_up = true;
+            }
+            Err(e) => tracing::error!(
+                path = %self.paths.control_socket.display(),
+                error = %e,
+                "Cannot create control socket {}: {e}",
+                self.paths.control_socket.display()
+            ),
+        }
+    }
+
+    fn handle_timer(&mut self) {
+        let now = Instant::now();
+        if self.shutdown_deadline.is_some_and(|d| now >= d) {
+            tracing::warn!(
+                "Shutdown did not complete within {} s; exiting anyway.",
+                MAX_SHUTDOWN_WAIT.as_secs()
+            );
+            tracing::info!("{} Heartbeat shutdown complete.", self.loaded.local);
+            self.finished = true;
+            return;
+        }
+        self.refresh_loadavg(now);
+        self.core.handle_timeout(now);
+    }
+
+    fn handle_input(&mut self, input: Input) {
+        let now = Instant::now();
+        match input {
+            Input::Datagram(d) => self.handle_datagram(now, d),
+            Input::Fifo(FifoInput::Message(msg)) => {
+                tracing::debug!(msg_type = msg.msg_type().unwrap_or(""), "message from FIFO");
+                self.core.send(now, msg);
+            }
+            Input::Fifo(FifoInput::Bad(e)) => {
+                tracing::warn!(error = %e, "Bad message on {}: {e}", self.paths.fifo.display())
+            }
+            Input::Control(cr) => {
+                let answer = self.answer(&cr.request);
+                let _ = cr.reply.send(answer);
+            }
+        }
+    }
+
+    fn handle_datagram(&mut self, now: Instant, d: Datagram) {
+        match hb_wire::decode(&d.data, &self.keys) {
+            Ok((msg, _format)) => {
+                if let Err(reject) = self.core.handle_message(now, d.link, msg) {
+                    tracing::debug!(from = %d.from, reason = %reject, "packet dropped: {reject}");
+                }
+            }
+            Err(e @ (DecodeError::Auth(_) | DecodeError::NoAuth)) => {
+                if let Some(n) = self.auth_noise.allow(now) {
+                    log_auth_failure(&d, &e, n);
+                }
+            }
+            Err(e) => {
+                if let Some(n) = self.bad_noise.allow(now) {
+                    tracing::warn!(from = %d.from, error = %e, suppressed = n, "Bad packet from {}: {e}{}", d.from, suppressed(n));
+                }
+            }
+        }
+    }
+
+    fn answer(&self, request: &Request) -> Response {
+        match request {
+            Request::Snapshot => Response::Snapshot(control::snapshot_from(
+                &self.core.nodes(),
+                &self.links,
+                &self.loaded.local,
+                RESOURCES_NONE,
+            )),
+            Request::Parameter { name } => Response::Parameter {
+                value: crate::defaults::parameter(
+                    &self.loaded.ha_cf.raw,
+                    name,
+                    self.debug,
+                    self.loaded.ha_cf.warntime.as_millis(),
+                ),
+            },
+            // We host no API clients; a peer's clients are unknown to us:
+            // heartbeat answers "offline" for a client it does not have.
+            Request::ClientStatus { node, .. } => {
+                if self.loaded.ha_cf.nodes.iter().any(|n| n == node) {
+                    Response::ClientStatus {
+                        status: "offline".to_owned(),
+                    }
+                } else {
+                    Response::Error {
+                        message: "EINVAL".to_owned(),
+                    }
+                }
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, why: &str) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        tracing::info!(
+            reason = why,
+            "Heartbeat shutdown in progress. ({})",
+            std::process::id()
+        );
+        let now = Instant::now();
+        self.shutdown_deadline = Some(now + MAX_SHUTDOWN_WAIT);
+        self.core.shutdown(now);
+    }
+
+    /// SIGHUP: authkeys take effect at once; ha.cf needs a restart.
+    fn reload(&mut self) {
+        tracing::info!("Rereading configuration files (SIGHUP).");
+        match hb_config::load_authkeys(&self.paths.config.authkeys) {
+            Ok(keys) => {
+                self.keys = keys;
+                tracing::info!(
+                    "Authentication keys reloaded from {}.",
+                    self.paths.config.authkeys.display()
+                );
+            }
+            Err(e) => {
+                for p in &e.problems {
+                    tracing::error!("{p}");
+                }
+                tracing::error!("Authentication reparsing error: keeping the current keys.");
+            }
+        }
+        match hb_config::load_ha_cf(&self.paths.config.ha_cf) {
+            Ok(cf) if cf == self.loaded.ha_cf => {}
+            Ok(_) => tracing::warn!(
+                "{} has changed: restart heartbeat to apply it (only authkeys are reread on SIGHUP).",
+                self.paths.config.ha_cf.display()
+            ),
+            Err(e) => {
+                for p in &e.problems {
+                    tracing::warn!("{p}");
+                }
+            }
+        }
+    }
+
+    fn cleanup(&mut self) {
+        if self.control_up {
+            let _ = std::fs::remove_file(&self.paths.control_socket);
+        }
+    }
+}
+
+fn suppressed(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} similar messages suppressed)")
+    }
+}
+
+/// heartbeat's wording: netstring packets fail in `is_auth_netstring`
+/// ("authtoken does not match", "netstring authentication failed"),
+/// classic ones in `string2msg_ll` ("node [x] failed authentication").
+fn log_auth_failure(d: &Datagram, e: &DecodeError, n: u64) {
+    let from = d.from;
+    if d.data.starts_with(b">>>") {
+        let src = peek_src(&d.data).unwrap_or_else(|| "?".to_owned());
+        tracing::warn!(from = %from, node = %src, error = %e, suppressed = n,
+            "string2msg_ll: node [{src}] failed authentication{}", suppressed(n));
+    } else {
+        tracing::error!(from = %from, error = %e, "authtoken does not match");
+        tracing::error!(from = %from, suppressed = n,
+            "netstring authentication failed, from {from}{}", suppressed(n));
+    }
+}
+
+/// The claimed `src=` of an unauthenticated classic packet, for the log
+/// only: printable ASCII, at most 64 characters.
+fn peek_src(data: &[u8]) -> Option<String> {
+    let start = data.windows(5).position(|w| w == b"\nsrc=")? + 5;
+    let rest = data.get(start..)?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(rest.len())
+        .min(64);
+    let raw = rest.get(..end)?;
+    Some(
+        raw.iter()
+            .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peek_src_is_bounded_and_printable() {
+        assert_eq!(
+            peek_src(b">>>\nt=status\nsrc=node2\nseq=1\n<<<\n").as_deref(),
+            Some("node2")
+        );
+        assert_eq!(peek_src(b">>>\nt=status\n<<<\n"), None);
+        let long = [b">>>\nsrc=".as_slice(), &[b'a'; 200], b"\n"].concat();
+        assert_eq!(peek_src(&long).unwrap().len(), 64);
+        assert_eq!(peek_src(b">>>\nsrc=a\x01b\n").as_deref(), Some("a?b"));
+    }
+}

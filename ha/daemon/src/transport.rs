@@ -1,0 +1,495 @@
+//! UDP media: `bcast`, `mcast` and `ucast` over IPv4.
+//!
+//! One socket per (interface, port), bound to `0.0.0.0:port` and to the
+//! device (`SO_BINDTODEVICE`), serves every medium on that interface: it
+//! receives broadcast, joined multicast and unicast datagrams alike, and it
+//! sends to the broadcast address, the group, or the peer. The link a packet
+//! arrived on is therefore its interface, which is also how heartbeat names
+//! links ("Link node2:eth0 up.") whatever the medium type.
+//!
+//! A `ucast` line naming one of our own addresses is harmless (heartbeat's
+//! sample configs list both nodes in both files): nothing is sent to it.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+
+use hb_config::Medium;
+use hb_membership::MediumId;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// `IPTOS_LOWDELAY`, as heartbeat sets on its write sockets.
+const IPTOS_LOWDELAY: u32 = 0x10;
+/// Largest UDP payload.
+const MAX_DATAGRAM: usize = 65_536;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("interface {0} has no IPv4 address")]
+    NoAddress(String),
+    #[error("interface {0} has no IPv4 broadcast address")]
+    NoBroadcast(String),
+    #[error("{0}: IPv6 is not supported by this medium")]
+    Ipv6(String),
+    #[error("{what} on {iface} port {port}: {source}")]
+    Socket {
+        iface: String,
+        port: u16,
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("cannot list network interfaces: {0}")]
+    Interfaces(io::Error),
+}
+
+/// IPv4 facts about the host's interfaces (from `getifaddrs`).
+#[derive(Clone, Debug, Default)]
+pub struct Interfaces {
+    by_name: HashMap<String, IfaceInfo>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IfaceInfo {
+    pub addrs: Vec<Ipv4Addr>,
+    pub broadcast: Option<Ipv4Addr>,
+    pub index: u32,
+}
+
+impl Interfaces {
+    pub fn scan() -> Result<Self, TransportError> {
+        let mut by_name: HashMap<String, IfaceInfo> = HashMap::new();
+        let addrs = nix::ifaddrs::getifaddrs()
+            .map_err(|e| TransportError::Interfaces(io::Error::from(e)))?;
+        for ifa in addrs {
+            let entry = by_name.entry(ifa.interface_name.clone()).or_default();
+            if let Some(a) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+                entry.addrs.push(a.ip());
+                if let Some(b) = ifa.broadcast.as_ref().and_then(|b| b.as_sockaddr_in()) {
+                    entry.broadcast.get_or_insert(b.ip());
+                }
+            }
+        }
+        for (name, info) in by_name.iter_mut() {
+            info.index = nix::net::if_::if_nametoindex(name.as_str()).unwrap_or(0);
+        }
+        Ok(Self { by_name })
+    }
+
+    pub fn get(&self, iface: &str) -> Option<&IfaceInfo> {
+        self.by_name.get(iface)
+    }
+
+    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || self.by_name.values().any(|i| i.addrs.contains(&ip))
+    }
+
+    #[cfg(test)]
+    pub fn from_table(t: &[(&str, IfaceInfo)]) -> Self {
+        Self {
+            by_name: t
+                .iter()
+                .map(|(n, i)| ((*n).to_owned(), i.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Where one configured medium sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Send {
+        /// Index into the socket list.
+        socket: usize,
+        dest: SocketAddrV4,
+    },
+    /// `ucast` to one of our own addresses.
+    SkipSelf,
+}
+
+/// The sockets to open and where every medium sends: the pure part of setup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// (interface, port, link) per socket.
+    pub sockets: Vec<(String, u16, MediumId)>,
+    /// Per socket, the multicast groups to join with (ttl, loop).
+    pub groups: Vec<Vec<(Ipv4Addr, u8, bool)>>,
+    /// Per configured medium.
+    pub plans: Vec<Plan>,
+}
+
+pub fn layout(
+    media: &[Medium],
+    link_of: &[MediumId],
+    ifaces: &Interfaces,
+) -> Result<Layout, TransportError> {
+    let mut out = Layout {
+        sockets: Vec::new(),
+        groups: Vec::new(),
+        plans: Vec::new(),
+    };
+    for (i, m) in media.iter().enumerate() {
+        let iface = crate::config::medium_iface(m);
+        let port = match m {
+            Medium::Bcast { port, .. }
+            | Medium::Mcast { port, .. }
+            | Medium::Ucast { port, .. } => *port,
+        };
+        let link = link_of.get(i).copied().unwrap_or(0);
+        let socket = match out
+            .sockets
+            .iter()
+            .position(|(n, p, _)| n == iface && *p == port)
+        {
+            Some(s) => s,
+            None => {
+                out.sockets.push((iface.to_owned(), port, link));
+                out.groups.push(Vec::new());
+                out.sockets.len() - 1
+            }
+        };
+        let plan = match m {
+            Medium::Bcast { .. } => {
+                let info = ifaces
+                    .get(iface)
+                    .ok_or_else(|| TransportError::NoAddress(iface.to_owned()))?;
+                let b = info
+                    .broadcast
+                    .ok_or_else(|| TransportError::NoBroadcast(iface.to_owned()))?;
+                Plan::Send {
+                    socket,
+                    dest: SocketAddrV4::new(b, port),
+                }
+            }
+            Medium::Mcast {
+                group, ttl, r#loop, ..
+            } => {
+                if let Some(g) = out.groups.get_mut(socket) {
+                    g.push((*group, *ttl, *r#loop));
+                }
+                Plan::Send {
+                    socket,
+                    dest: SocketAddrV4::new(*group, port),
+                }
+            }
+            Medium::Ucast { peer, .. } => match peer {
+                IpAddr::V4(ip) if ifaces.is_local(*ip) => Plan::SkipSelf,
+                IpAddr::V4(ip) => Plan::Send {
+                    socket,
+                    dest: SocketAddrV4::new(*ip, port),
+                },
+                IpAddr::V6(_) => return Err(TransportError::Ipv6(format!("ucast {iface} {peer}"))),
+            },
+        };
+        out.plans.push(plan);
+    }
+    Ok(out)
+}
+
+/// A datagram as received.
+#[derive(Debug)]
+pub struct Datagram {
+    pub link: MediumId,
+    pub from: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+struct LinkSocket {
+    link: MediumId,
+    iface: String,
+    socket: Arc<UdpSocket>,
+}
+
+/// The open media.
+pub struct Transport {
+    sockets: Vec<LinkSocket>,
+    plans: Vec<Plan>,
+}
+
+fn open_socket(
+    iface: &str,
+    port: u16,
+    info: Option<&IfaceInfo>,
+    groups: &[(Ipv4Addr, u8, bool)],
+) -> Result<std::net::UdpSocket, TransportError> {
+    let err = |what, source| TransportError::Socket {
+        iface: iface.to_owned(),
+        port,
+        what,
+        source,
+    };
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| err("socket", e))?;
+    s.set_reuse_address(true)
+        .map_err(|e| err("SO_REUSEADDR", e))?;
+    s.bind_device(Some(iface.as_bytes()))
+        .map_err(|e| err("SO_BINDTODEVICE", e))?;
+    s.set_broadcast(true).map_err(|e| err("SO_BROADCAST", e))?;
+    // Priority is a nicety; a kernel refusing it must not stop heartbeat.
+    let _ = s.set_tos(IPTOS_LOWDELAY);
+    s.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())
+        .map_err(|e| err("bind", e))?;
+    for (group, ttl, lp) in groups {
+        let index = info.map_or(0, |i| i.index);
+        s.join_multicast_v4_n(group, &socket2::InterfaceIndexOrAddress::Index(index))
+            .map_err(|e| err("IP_ADD_MEMBERSHIP", e))?;
+        if let Some(addr) = info.and_then(|i| i.addrs.first()) {
+            s.set_multicast_if_v4(addr)
+                .map_err(|e| err("IP_MULTICAST_IF", e))?;
+        }
+        s.set_multicast_ttl_v4(u32::from(*ttl))
+            .map_err(|e| err("IP_MULTICAST_TTL", e))?;
+        s.set_multicast_loop_v4(*lp)
+            .map_err(|e| err("IP_MULTICAST_LOOP", e))?;
+    }
+    s.set_nonblocking(true).map_err(|e| err("O_NONBLOCK", e))?;
+    Ok(s.into())
+}
+
+impl Transport {
+    /// Open every socket. Must run inside a tokio runtime.
+    pub fn open(media: &[Medium], link_of: &[MediumId]) -> Result<Self, TransportError> {
+        let ifaces = Interfaces::scan()?;
+        let lay = layout(media, link_of, &ifaces)?;
+        let mut sockets = Vec::with_capacity(lay.sockets.len());
+        for (i, (iface, port, link)) in lay.sockets.iter().enumerate() {
+            let groups = lay.groups.get(i).map_or(&[][..], Vec::as_slice);
+            let std_sock = open_socket(iface, *port, ifaces.get(iface), groups)?;
+            let socket = UdpSocket::from_std(std_sock).map_err(|e| TransportError::Socket {
+                iface: iface.clone(),
+                port: *port,
+                what: "tokio registration",
+                source: e,
+            })?;
+            sockets.push(LinkSocket {
+                link: *link,
+                iface: iface.clone(),
+                socket: Arc::new(socket),
+            });
+        }
+        for (m, plan) in media.iter().zip(&lay.plans) {
+            log_started(m, plan);
+        }
+        Ok(Self {
+            sockets,
+            plans: lay.plans,
+        })
+    }
+
+    /// One reader task per socket, forwarding datagrams into `tx`.
+    pub fn spawn_readers<T: From<Datagram> + Send + 'static>(&self, tx: &mpsc::Sender<T>) {
+        for ls in &self.sockets {
+            let socket = Arc::clone(&ls.socket);
+            let link = ls.link;
+            let iface = ls.iface.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; MAX_DATAGRAM];
+                loop {
+                    match socket.recv_from(&mut buf).await {
+                        Ok((n, from)) => {
+                            let data = buf.get(..n).unwrap_or_default().to_vec();
+                            if tx.send(Datagram { link, from, data }.into()).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            // ICMP errors from a previous send surface here;
+                            // they are not fatal to the link.
+                            tracing::debug!(iface = %iface, error = %e, "receive error");
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /// Send `bytes` on every medium. Returns the failures (interface, error).
+    pub fn send_all(&self, bytes: &[u8]) -> Vec<(String, io::Error)> {
+        let mut errors = Vec::new();
+        for plan in &self.plans {
+            let Plan::Send { socket, dest } = plan else {
+                continue;
+            };
+            let Some(ls) = self.sockets.get(*socket) else {
+                continue;
+            };
+            // Straight to sendto(2): tokio's try_send_to refuses until the
+            // reactor has seen the socket writable, which would drop the
+            // first packets after start.
+            let sock = socket2::SockRef::from(ls.socket.as_ref());
+            if let Err(e) = sock.send_to(bytes, &SocketAddr::V4(*dest).into()) {
+                errors.push((ls.iface.clone(), e));
+            }
+        }
+        errors
+    }
+}
+
+fn log_started(m: &Medium, plan: &Plan) {
+    match (m, plan) {
+        (Medium::Bcast { iface, port }, _) => tracing::info!(
+            medium = "bcast",
+            iface = %iface,
+            port,
+            "UDP Broadcast heartbeat started on port {port} ({port}) interface {iface}"
+        ),
+        (
+            Medium::Mcast {
+                iface,
+                group,
+                port,
+                ttl,
+                r#loop,
+            },
+            _,
+        ) => tracing::info!(
+            medium = "mcast",
+            iface = %iface,
+            port,
+            "UDP multicast heartbeat started for group {group} port {port} interface {iface} (ttl={ttl} loop={})",
+            u8::from(*r#loop)
+        ),
+        (Medium::Ucast { iface, peer, port }, Plan::SkipSelf) => tracing::info!(
+            medium = "ucast",
+            iface = %iface,
+            port,
+            "ucast: {peer} is this node: listening on port {port} interface {iface}, not sending to it"
+        ),
+        (Medium::Ucast { iface, peer, port }, _) => tracing::info!(
+            medium = "ucast",
+            iface = %iface,
+            port,
+            "ucast: started on port {port} interface {iface} to {peer}"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eth0() -> Interfaces {
+        Interfaces::from_table(&[(
+            "eth0",
+            IfaceInfo {
+                addrs: vec![Ipv4Addr::new(192, 0, 2, 11)],
+                broadcast: Some(Ipv4Addr::new(192, 0, 2, 255)),
+                index: 2,
+            },
+        )])
+    }
+
+    #[test]
+    fn bcast_sends_to_the_interface_broadcast_address() {
+        let media = [Medium::Bcast {
+            iface: "eth0".into(),
+            port: 694,
+        }];
+        let l = layout(&media, &[0], &eth0()).unwrap();
+        assert_eq!(l.sockets, [("eth0".to_owned(), 694, 0)]);
+        assert_eq!(
+            l.plans,
+            [Plan::Send {
+                socket: 0,
+                dest: "192.0.2.255:694".parse().unwrap()
+            }]
+        );
+    }
+
+    #[test]
+    fn ucast_to_ourselves_is_skipped_and_media_share_a_socket() {
+        let media = [
+            Medium::Ucast {
+                iface: "eth0".into(),
+                peer: "192.0.2.11".parse().unwrap(),
+                port: 694,
+            },
+            Medium::Ucast {
+                iface: "eth0".into(),
+                peer: "192.0.2.12".parse().unwrap(),
+                port: 694,
+            },
+            Medium::Mcast {
+                iface: "eth0".into(),
+                group: Ipv4Addr::new(239, 0, 0, 1),
+                port: 694,
+                ttl: 1,
+                r#loop: false,
+            },
+        ];
+        let l = layout(&media, &[0, 0, 0], &eth0()).unwrap();
+        assert_eq!(l.sockets.len(), 1);
+        assert_eq!(l.groups[0], [(Ipv4Addr::new(239, 0, 0, 1), 1, false)]);
+        assert_eq!(
+            l.plans,
+            [
+                Plan::SkipSelf,
+                Plan::Send {
+                    socket: 0,
+                    dest: "192.0.2.12:694".parse().unwrap()
+                },
+                Plan::Send {
+                    socket: 0,
+                    dest: "239.0.0.1:694".parse().unwrap()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_broadcast_is_an_error_not_a_panic() {
+        let media = [Medium::Bcast {
+            iface: "eth9".into(),
+            port: 694,
+        }];
+        assert!(matches!(
+            layout(&media, &[0], &eth0()),
+            Err(TransportError::NoAddress(_))
+        ));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn loopback_socket_sends_and_receives() {
+        // "lo" exists everywhere; unicast to ourselves on a free port.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let std_sock = match open_socket("lo", port, None, &[]) {
+            Ok(s) => s,
+            // SO_BINDTODEVICE needs CAP_NET_RAW before Linux 5.7.
+            Err(TransportError::Socket {
+                what: "SO_BINDTODEVICE",
+                ..
+            }) => {
+                eprintln!("skipped: SO_BINDTODEVICE not permitted");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let sock = UdpSocket::from_std(std_sock).unwrap();
+        let t = Transport {
+            sockets: vec![LinkSocket {
+                link: 0,
+                iface: "lo".into(),
+                socket: Arc::new(sock),
+            }],
+            plans: vec![Plan::Send {
+                socket: 0,
+                dest: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+            }],
+        };
+        let (tx, mut rx) = mpsc::channel::<Datagram>(4);
+        t.spawn_readers(&tx);
+        let errors = t.send_all(b"hello");
+        assert!(errors.is_empty(), "{errors:?}");
+        let d = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("datagram within 5 s")
+            .unwrap();
+        assert_eq!(d.data, b"hello");
+        assert_eq!(d.link, 0);
+    }
+}
