@@ -265,6 +265,9 @@ struct Parser<'a> {
     params: Vec<(String, String)>,
     /// Where each scalar directive was last set, for messages.
     set_on: HashMap<&'static str, usize>,
+    /// Directives with a refused value: checks that combine them with
+    /// others would only repeat the error.
+    invalid: Vec<&'static str>,
 
     keepalive: Duration,
     deadtime: Duration,
@@ -324,6 +327,7 @@ impl<'a> Parser<'a> {
             warnings: Vec::new(),
             params: Vec::new(),
             set_on: HashMap::new(),
+            invalid: Vec::new(),
             keepalive: Duration::from_millis(1000),
             deadtime: Duration::from_millis(30_000),
             warntime: None,
@@ -454,6 +458,7 @@ impl<'a> Parser<'a> {
                 format!("{}{}", values[0], values[1]),
             );
             self.error(line, format!("{name}: {e}"));
+            self.invalid.push(name);
             return;
         }
         if spec.scalar {
@@ -480,6 +485,7 @@ impl<'a> Parser<'a> {
                 Ok(()) => {}
                 Err(msg) => {
                     self.error(line, msg);
+                    self.invalid.push(name);
                     ok = false;
                 }
             }

@@ -48,6 +48,11 @@ const DEFAULT_APIAUTH: &[(&str, &str, &str)] = &[
 const TEN_SECONDS: Duration = Duration::from_secs(10);
 
 impl Parser<'_> {
+    /// Whether every one of `names` has a usable value.
+    fn valid(&self, names: &[&str]) -> bool {
+        !names.iter().any(|n| self.invalid.contains(n))
+    }
+
     fn line_of(&self, names: &[&str]) -> Option<usize> {
         names.iter().find_map(|n| self.set_on.get(n).copied())
     }
@@ -171,7 +176,7 @@ impl Parser<'_> {
     }
 
     fn check_timing(&mut self, warntime: Duration) {
-        if self.deadtime <= 2 * self.keepalive {
+        if self.deadtime <= 2 * self.keepalive && self.valid(&["keepalive", "deadtime"]) {
             let line = self.line_of(&["deadtime", "keepalive"]);
             self.error(
                 line,
@@ -182,7 +187,10 @@ impl Parser<'_> {
                 ),
             );
         }
-        if warntime >= self.deadtime && self.warntime.is_some() {
+        if warntime >= self.deadtime
+            && self.warntime.is_some()
+            && self.valid(&["warntime", "deadtime"])
+        {
             let line = self.line_of(&["warntime"]);
             self.warn(
                 line,
@@ -212,6 +220,9 @@ impl Parser<'_> {
                 d
             }
         };
+        if !self.valid(&["initdead", "deadtime"]) {
+            return initdead;
+        }
         if initdead < self.deadtime {
             let line = self.line_of(&["initdead", "deadtime"]);
             self.error(
@@ -239,7 +250,7 @@ impl Parser<'_> {
     fn deadping(&mut self) -> Duration {
         match self.deadping {
             Some(d) => {
-                if d <= 2 * self.keepalive {
+                if d <= 2 * self.keepalive && self.valid(&["keepalive"]) {
                     let line = self.line_of(&["deadping"]);
                     self.error(
                         line,

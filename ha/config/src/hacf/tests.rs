@@ -693,3 +693,17 @@ fn values_lines_and_syntax_corners() {
     assert_eq!(h.nodes, ["a"]);
     assert_eq!(h.media.len(), 1);
 }
+
+#[test]
+fn a_refused_value_does_not_cascade() {
+    // deadtime stays at its default after "3s" is refused; comparing the
+    // default with initdead would only add a misleading second error.
+    assert_eq!(
+        errors(&with_base("deadtime 3s\ninitdead 12\n")),
+        [
+            "ha.cf:4: deadtime: invalid time value \"3s\": expected seconds (2, 0.5) or a number \
+          followed directly by ms, msec, us or usec (1500ms)"
+        ]
+    );
+    assert_eq!(errors(&with_base("keepalive 40x\ndeadping 3\n")).len(), 1);
+}
