@@ -122,40 +122,26 @@ impl Table {
                 );
             }
             IpvsCommand::EditService { key, params } => {
-                let s = self
-                    .services
-                    .get_mut(key)
-                    .ok_or(IpvsError::NoSuchService)?;
+                let s = self.services.get_mut(key).ok_or(IpvsError::NoSuchService)?;
                 s.params = params.clone();
             }
             IpvsCommand::DeleteService { key } => {
-                self.services
-                    .remove(key)
-                    .ok_or(IpvsError::NoSuchService)?;
+                self.services.remove(key).ok_or(IpvsError::NoSuchService)?;
             }
             IpvsCommand::AddDest { key, dest, params } => {
-                let s = self
-                    .services
-                    .get_mut(key)
-                    .ok_or(IpvsError::NoSuchService)?;
+                let s = self.services.get_mut(key).ok_or(IpvsError::NoSuchService)?;
                 if s.dests.contains_key(dest) {
                     return Err(IpvsError::DestExists);
                 }
                 s.dests.insert(*dest, *params);
             }
             IpvsCommand::EditDest { key, dest, params } => {
-                let s = self
-                    .services
-                    .get_mut(key)
-                    .ok_or(IpvsError::NoSuchService)?;
+                let s = self.services.get_mut(key).ok_or(IpvsError::NoSuchService)?;
                 let d = s.dests.get_mut(dest).ok_or(IpvsError::NoSuchDest)?;
                 *d = *params;
             }
             IpvsCommand::DelDest { key, dest } => {
-                let s = self
-                    .services
-                    .get_mut(key)
-                    .ok_or(IpvsError::NoSuchService)?;
+                let s = self.services.get_mut(key).ok_or(IpvsError::NoSuchService)?;
                 s.dests.remove(dest).ok_or(IpvsError::NoSuchDest)?;
             }
         }
@@ -400,7 +386,10 @@ mod tests {
             dest: "127.0.0.2:8080".parse().unwrap(),
             params: DestParams::quiesced(Forwarding::Masq),
         };
-        assert_eq!(c.to_string(), "-e -t 127.0.0.100:80 -r 127.0.0.2:8080 -m -w 0");
+        assert_eq!(
+            c.to_string(),
+            "-e -t 127.0.0.100:80 -r 127.0.0.2:8080 -m -w 0"
+        );
         let c = IpvsCommand::DelDest {
             key: VirtualAddr::Fwmark {
                 mark: 7,
@@ -462,7 +451,10 @@ mod tests {
             }),
             Err(IpvsError::DestExists)
         );
-        assert_eq!(t.listing(), "TCP  10.0.0.1:80 rr\n  -> 10.0.0.2:80 Route 0\n");
+        assert_eq!(
+            t.listing(),
+            "TCP  10.0.0.1:80 rr\n  -> 10.0.0.2:80 Route 0\n"
+        );
         t.apply(&IpvsCommand::DeleteService { key: k }).unwrap();
         assert_eq!(t, Table::default());
     }

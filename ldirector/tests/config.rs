@@ -134,7 +134,10 @@ fn scenario_step6_and_step11() {
     let c = load("ldref-scn-step11.cf");
     assert_eq!(c.virtuals.len(), 1);
     assert_eq!(c.virtuals[0].addr, tcp("127.0.0.101:80"));
-    assert!(!c.global.quiescent, "default quiescent is no (code, not man page)");
+    assert!(
+        !c.global.quiescent,
+        "default quiescent is no (code, not man page)"
+    );
     assert_eq!(c.global.fallback, None);
     assert_eq!(c.virtuals[0].fallback, None);
 }
@@ -187,7 +190,10 @@ fn feature_configs_parse_to_the_documented_values() {
 
     let c = load("ldref-F5.cf");
     assert!(c.global.autoreload);
-    assert_eq!(c.global.callback.as_deref(), Some("/tmp/ldref/features/F5/cb.sh"));
+    assert_eq!(
+        c.global.callback.as_deref(),
+        Some("/tmp/ldref/features/F5/cb.sh")
+    );
     assert_eq!(c.virtuals[0].reals[1].weight, 3);
 
     let c = load("ldref-F6.cf");
@@ -200,7 +206,10 @@ fn feature_configs_parse_to_the_documented_values() {
     assert_eq!(v.dest_addr(&v.reals[1]), sa("127.0.2.2:8080"));
 
     let c = load("ldref-F7.cf");
-    assert_eq!(c.virtuals[0].dest_addr(&c.virtuals[0].reals[0]), sa("127.0.2.1:80"));
+    assert_eq!(
+        c.virtuals[0].dest_addr(&c.virtuals[0].reals[0]),
+        sa("127.0.2.1:80")
+    );
 
     let c = load("ldref-F9.cf");
     assert_eq!(c.virtuals.len(), 2);
@@ -232,7 +241,10 @@ fn f8_command_formats_config() {
     assert_eq!(fwm.scheduler, Scheduler::Sh);
     assert_eq!(fwm.schedflags.as_deref(), Some("sh-port"));
     assert_eq!(fwm.persistent, Some(600));
-    assert_eq!(fwm.netmask, Some(Netmask::V4("255.255.255.0".parse().unwrap())));
+    assert_eq!(
+        fwm.netmask,
+        Some(Netmask::V4("255.255.255.0".parse().unwrap()))
+    );
     assert_eq!(
         dests(fwm),
         vec![
@@ -265,14 +277,21 @@ fn f8_command_formats_config() {
     let range: Vec<_> = https.reals.iter().map(|r| https.dest_addr(r)).collect();
     assert_eq!(
         range,
-        vec![sa("127.0.3.1:443"), sa("127.0.3.2:443"), sa("127.0.3.3:443")]
+        vec![
+            sa("127.0.3.1:443"),
+            sa("127.0.3.2:443"),
+            sa("127.0.3.3:443")
+        ]
     );
 
     let v6 = &c.virtuals[3];
     assert_eq!(v6.addr, tcp("[2001:db8::100]:80"));
     assert_eq!(v6.netmask, Some(Netmask::V6Prefix(64)));
     assert_eq!(v6.persistent, Some(60));
-    assert_eq!(dests(v6), vec![(sa("[2001:db8::2]:8080"), Forwarding::Masq, 1)]);
+    assert_eq!(
+        dests(v6),
+        vec![(sa("[2001:db8::2]:8080"), Forwarding::Masq, 1)]
+    );
 }
 
 #[test]
@@ -285,12 +304,42 @@ fn timeout_and_perf_configs() {
     assert_eq!((v.checktimeout, v.negotiatetimeout), (secs(3), secs(3)));
 
     for (name, n, ct, last) in [
-        ("ldref-perf-50-connect.cf", 50, CheckType::Connect, "127.0.1.50"),
-        ("ldref-perf-50-negotiate.cf", 50, CheckType::Negotiate, "127.0.1.50"),
-        ("ldref-perf-200-connect.cf", 200, CheckType::Connect, "127.0.1.200"),
-        ("ldref-perf-200-negotiate.cf", 200, CheckType::Negotiate, "127.0.1.200"),
-        ("ldref-perf-400-connect.cf", 400, CheckType::Connect, "127.0.2.144"),
-        ("ldref-perf-400-negotiate.cf", 400, CheckType::Negotiate, "127.0.2.144"),
+        (
+            "ldref-perf-50-connect.cf",
+            50,
+            CheckType::Connect,
+            "127.0.1.50",
+        ),
+        (
+            "ldref-perf-50-negotiate.cf",
+            50,
+            CheckType::Negotiate,
+            "127.0.1.50",
+        ),
+        (
+            "ldref-perf-200-connect.cf",
+            200,
+            CheckType::Connect,
+            "127.0.1.200",
+        ),
+        (
+            "ldref-perf-200-negotiate.cf",
+            200,
+            CheckType::Negotiate,
+            "127.0.1.200",
+        ),
+        (
+            "ldref-perf-400-connect.cf",
+            400,
+            CheckType::Connect,
+            "127.0.2.144",
+        ),
+        (
+            "ldref-perf-400-negotiate.cf",
+            400,
+            CheckType::Negotiate,
+            "127.0.2.144",
+        ),
     ] {
         let c = load(name);
         let v = &c.virtuals[0];
@@ -392,14 +441,21 @@ fn grammar_tour() {
     assert_eq!(www.reals[3].port, 80, "www resolves as a service name");
     assert_eq!(www.reals[4].request.as_deref(), Some("/health.php"));
     assert_eq!(www.reals[4].receive.as_deref(), Some("OK|ready"));
-    assert_eq!(www.request_receive(&www.reals[4]), ("/health.php", "OK|ready"));
+    assert_eq!(
+        www.request_receive(&www.reals[4]),
+        ("/health.php", "OK|ready")
+    );
     assert_eq!(www.request_receive(&www.reals[0]), ("/status", "alive"));
     assert_eq!(www.virtualhost.as_deref(), Some("www.example.com"));
     assert_eq!(www.httpmethod, HttpMethod::Head);
     assert_eq!(www.scheduler, Scheduler::Wlc);
     assert_eq!(www.persistent, Some(300));
     assert_eq!(www.schedflags.as_deref(), Some("sh-port"));
-    assert_eq!(www.checkinterval, secs(3), "fork=yes honours the virtual's own");
+    assert_eq!(
+        www.checkinterval,
+        secs(3),
+        "fork=yes honours the virtual's own"
+    );
     assert_eq!((www.checktimeout, www.negotiatetimeout), (secs(2), secs(2)));
     assert_eq!((www.failurecount, www.risecount), (5, 2));
     assert!(!www.quiescent && www.cleanstop);
@@ -428,9 +484,16 @@ fn grammar_tour() {
     assert!(dns.ops);
     assert_eq!(dns.request, "/example.com");
     assert_eq!(dns.checkinterval, secs(7));
-    assert_eq!((dns.checktimeout, dns.negotiatetimeout), (secs(4), secs(12)));
+    assert_eq!(
+        (dns.checktimeout, dns.negotiatetimeout),
+        (secs(4), secs(12))
+    );
     assert_eq!(dns.reals[0].port, 0);
-    assert_eq!(dns.check_port(&dns.reals[0]), Some(53), "service default port");
+    assert_eq!(
+        dns.check_port(&dns.reals[0]),
+        Some(53),
+        "service default port"
+    );
     assert_eq!(dns.fallback.map(|f| f.port), Some(8080));
 
     let fwm = &c.virtuals[2];
@@ -504,7 +567,10 @@ fn defaults_are_the_codes_not_the_man_pages() {
 #[test]
 fn blank_line_ends_a_block_and_later_indented_lines_are_unknown() {
     let e = errors("virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\n\tservice=http\n");
-    assert_eq!(e, vec!["t.cf:4: Unknown command \tservice=http".to_string()]);
+    assert_eq!(
+        e,
+        vec!["t.cf:4: Unknown command \tservice=http".to_string()]
+    );
 }
 
 #[test]
@@ -535,9 +601,7 @@ fn globals_must_start_in_column_zero_and_take_no_trailing_text() {
     );
     assert_eq!(
         errors("timeout=5\n"),
-        vec![
-            "t.cf:1: timeout directive deprecated in favour of checktimeout and negotiatetimeout"
-        ]
+        vec!["t.cf:1: timeout directive deprecated in favour of checktimeout and negotiatetimeout"]
     );
     assert_eq!(
         errors("connecttimeout=5\n"),
@@ -708,7 +772,12 @@ fn perl_regex_quirks_are_reproduced() {
     .unwrap();
     let r = &c.virtuals[0].reals[0];
     assert_eq!(
-        (r.request.as_deref(), r.receive.as_deref(), r.lower_threshold, r.upper_threshold),
+        (
+            r.request.as_deref(),
+            r.receive.as_deref(),
+            r.lower_threshold,
+            r.upper_threshold
+        ),
         (Some("/a"), Some("b c"), 5, 9)
     );
     // CRLF files: the '\r' is part of global values, as in Perl.

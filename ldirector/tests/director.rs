@@ -229,9 +229,9 @@ fn lifecycle_scenario_matches_reference_section_5() {
         w.listing(),
         "TCP  127.0.0.100:80 wrr\n  -> 127.0.0.1:80 Route 1\n  -> 127.0.0.2:8080 Masq 0\n  -> 127.0.0.3:8080 Masq 0\n"
     );
-    assert!(w
-        .take_events()
-        .contains(&"Added fallback server: 127.0.0.1:80 (127.0.0.100:80) (Weight set to 1)".to_string()));
+    assert!(w.take_events().contains(
+        &"Added fallback server: 127.0.0.1:80 (127.0.0.100:80) (Weight set to 1)".to_string()
+    ));
 
     // Step 5: both back → fallback removed after the first restore.
     w.set(&["127.0.0.2", "127.0.0.3"], Health::Up);
@@ -258,7 +258,11 @@ fn lifecycle_scenario_matches_reference_section_5() {
         ]
     );
     w.answer();
-    assert_eq!(w.started.len(), checks_before, "unchanged checks keep their schedule");
+    assert_eq!(
+        w.started.len(),
+        checks_before,
+        "unchanged checks keep their schedule"
+    );
     w.run_for(Duration::from_millis(100));
     assert_eq!(
         w.take_ipvsadm(),
@@ -272,7 +276,10 @@ fn lifecycle_scenario_matches_reference_section_5() {
     // Step 7/8: quiescent=no deletes and re-adds.
     w.set(&["127.0.0.2"], Health::Down);
     w.run_for(Duration::from_secs(2));
-    assert_eq!(w.take_ipvsadm(), vec!["-d -t 127.0.0.100:80 -r 127.0.0.2:8080"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-d -t 127.0.0.100:80 -r 127.0.0.2:8080"]
+    );
     w.set(&["127.0.0.2"], Health::Up);
     w.run_for(Duration::from_secs(2));
     assert_eq!(
@@ -292,7 +299,10 @@ fn lifecycle_scenario_matches_reference_section_5() {
             "-a -t 127.0.0.100:80 -x 0 -y 0 -r 127.0.0.1:80 -g -w 1",
         ]
     );
-    assert_eq!(w.listing(), "TCP  127.0.0.100:80 wlc\n  -> 127.0.0.1:80 Route 1\n");
+    assert_eq!(
+        w.listing(),
+        "TCP  127.0.0.100:80 wlc\n  -> 127.0.0.1:80 Route 1\n"
+    );
 
     // Step 10: all back.
     w.set(&["127.0.0.2", "127.0.0.3", "127.0.0.4"], Health::Up);
@@ -330,10 +340,15 @@ fn lifecycle_scenario_matches_reference_section_5() {
     );
     assert_eq!(w.d.check_count(), 1);
     assert!(
-        w.running.iter().all(|r| r.spec.addr == "127.0.0.2".parse::<IpAddr>().unwrap()),
+        w.running
+            .iter()
+            .all(|r| r.spec.addr == "127.0.0.2".parse::<IpAddr>().unwrap()),
         "checks of removed reals were cancelled"
     );
-    assert_eq!(w.listing(), "TCP  127.0.0.101:80 wrr\n  -> 127.0.0.2:8080 Masq 1\n");
+    assert_eq!(
+        w.listing(),
+        "TCP  127.0.0.101:80 wrr\n  -> 127.0.0.2:8080 Masq 1\n"
+    );
 
     // Step 12: stop with cleanstop → empty table.
     w.d.stop();
@@ -408,7 +423,10 @@ fn f1_failurecount_three_soft_failures_then_delete() {
             "Deleted real server: 127.0.2.1:8080 (127.0.0.100:80)",
         ]
     );
-    assert_eq!(w.take_ipvsadm(), vec!["-d -t 127.0.0.100:80 -r 127.0.2.1:8080"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-d -t 127.0.0.100:80 -r 127.0.2.1:8080"]
+    );
     w.set(&["127.0.2.1"], Health::Up);
     w.run_for(Duration::from_millis(1100));
     assert_eq!(
@@ -438,11 +456,17 @@ fn f2_combined_checktype_runs_n_c_c_c_n() {
     w.started.clear();
     w.run_for(Duration::from_millis(2500));
     let kinds: Vec<AttemptKind> = w.started.iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, vec![AttemptKind::Connect, AttemptKind::Full, AttemptKind::Full]);
+    assert_eq!(
+        kinds,
+        vec![AttemptKind::Connect, AttemptKind::Full, AttemptKind::Full]
+    );
     // A negotiate spec carries what LWP needs.
     match &w.started[1].spec.method {
         CheckMethod::Negotiate(n) => {
-            assert_eq!((n.request.as_str(), n.receive.as_str()), ("/index.html", "ldirectord-ok"))
+            assert_eq!(
+                (n.request.as_str(), n.receive.as_str()),
+                ("/index.html", "ldirectord-ok")
+            )
         }
         m => panic!("unexpected {m:?}"),
     }
@@ -487,13 +511,22 @@ fn f4_maintenancedir_drains_and_returns() {
     let files: BTreeSet<String> = ["127.0.2.1:8080".to_string()].into();
     w.d.set_maintenance(&files, &HashMap::new());
     w.pump();
-    assert_eq!(w.take_ipvsadm(), vec!["-d -t 127.0.0.100:80 -r 127.0.2.1:8080"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-d -t 127.0.0.100:80 -r 127.0.2.1:8080"]
+    );
     w.run_for(Duration::from_secs(3));
-    assert!(w.take_ipvsadm().is_empty(), "checks do not restore it while in maintenance");
+    assert!(
+        w.take_ipvsadm().is_empty(),
+        "checks do not restore it while in maintenance"
+    );
     let files: BTreeSet<String> = ["127.0.2.2".to_string()].into();
     w.d.set_maintenance(&files, &HashMap::new());
     w.pump();
-    assert_eq!(w.take_ipvsadm(), vec!["-d -t 127.0.0.100:80 -r 127.0.2.2:8080"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-d -t 127.0.0.100:80 -r 127.0.2.2:8080"]
+    );
     w.run_for(Duration::from_millis(1100));
     assert_eq!(
         w.take_ipvsadm(),
@@ -505,7 +538,10 @@ fn f4_maintenancedir_drains_and_returns() {
     let files: BTreeSet<String> = ["web1".to_string()].into();
     w.d.set_maintenance(&files, &names);
     w.pump();
-    assert_eq!(w.take_ipvsadm(), vec!["-d -t 127.0.0.100:80 -r 127.0.2.1:8080"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-d -t 127.0.0.100:80 -r 127.0.2.1:8080"]
+    );
     // 127.0.2.2's file is gone: its next good check restores it.
     w.run_for(Duration::from_millis(1100));
     assert_eq!(
@@ -559,14 +595,20 @@ fn f7_gate_real_with_other_port_is_tracked_at_the_stored_port() {
     );
     w.set(&["127.0.2.1"], Health::Down);
     w.run_for(Duration::from_secs(2));
-    assert_eq!(w.take_ipvsadm(), vec!["-e -t 127.0.0.100:80 -r 127.0.2.1:80 -g -w 0"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-e -t 127.0.0.100:80 -r 127.0.2.1:80 -g -w 0"]
+    );
     w.set(&["127.0.2.1"], Health::Up);
     w.run_for(Duration::from_secs(2));
     assert_eq!(
         w.take_ipvsadm(),
         vec!["-e -t 127.0.0.100:80 -x 0 -y 0 -r 127.0.2.1:80 -g -w 1"]
     );
-    assert_eq!(w.listing(), "TCP  127.0.0.100:80 wrr\n  -> 127.0.2.1:80 Route 1\n");
+    assert_eq!(
+        w.listing(),
+        "TCP  127.0.0.100:80 wrr\n  -> 127.0.2.1:80 Route 1\n"
+    );
 }
 
 #[test]
@@ -637,11 +679,16 @@ fn timeout_demo_a_hung_server_delays_nobody() {
         w.started.iter().filter(|r| r.spec.addr == a).count()
     };
     assert_eq!(per_addr("127.0.4.7"), 5);
-    assert_eq!(per_addr("127.0.5.1"), 2, "t=0, timeout at 3 s, again at 4 s");
-    assert!(w
-        .events
-        .contains(&"Deleted real server: 127.0.5.1:8080 (127.0.0.100:80)".to_string())
-        || !w.kernel.listing().contains("127.0.5.1"));
+    assert_eq!(
+        per_addr("127.0.5.1"),
+        2,
+        "t=0, timeout at 3 s, again at 4 s"
+    );
+    assert!(
+        w.events
+            .contains(&"Deleted real server: 127.0.5.1:8080 (127.0.0.100:80)".to_string())
+            || !w.kernel.listing().contains("127.0.5.1")
+    );
     assert!(!w.listing().contains("127.0.5.1"));
     assert_eq!(w.listing().matches("Masq 1").count(), 20);
 }
@@ -684,15 +731,24 @@ fn start_adopts_the_existing_table() {
     }
     let cfg = text_config("checkinterval=1\nvirtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq\n\tchecktype=connect\n");
     let mut w = World::new(cfg, kernel);
-    assert_eq!(w.take_ipvsadm(), vec!["-d -t 127.0.0.100:80 -r 127.0.0.9:8080"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-d -t 127.0.0.100:80 -r 127.0.0.9:8080"]
+    );
     assert_eq!(
         w.take_events(),
         vec!["Purged real server (start): 127.0.0.9:8080 (127.0.0.100:80)"]
     );
-    assert_eq!(w.d.real_state(&k, &"127.0.0.2:8080".parse().unwrap()), Some(RealState::Up));
+    assert_eq!(
+        w.d.real_state(&k, &"127.0.0.2:8080".parse().unwrap()),
+        Some(RealState::Up)
+    );
     w.set(&["127.0.0.2"], Health::Down);
     w.run_for(Duration::from_millis(10));
-    assert_eq!(w.take_ipvsadm(), vec!["-d -t 127.0.0.100:80 -r 127.0.0.2:8080"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-d -t 127.0.0.100:80 -r 127.0.0.2:8080"]
+    );
 }
 
 #[test]
@@ -725,25 +781,31 @@ fn reload_with_a_changed_check_cancels_and_restarts_only_that_check() {
     w.pump();
     assert_eq!(w.running.len(), 2, "in-flight checks survive the reload");
     assert_eq!(
-        w.running.iter().map(|r| (r.id, r.attempt)).collect::<Vec<_>>(),
+        w.running
+            .iter()
+            .map(|r| (r.id, r.attempt))
+            .collect::<Vec<_>>(),
         old
     );
     w.d.handle_timeout(w.now);
     w.pump();
     assert_eq!(w.running.len(), 3, "only the new real's check starts");
     // Dropping .3's virtual entry cancels its in-flight attempt.
-    let smaller = "checkinterval=5\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 masq\n\tchecktype=connect\n";
+    let smaller =
+        "checkinterval=5\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 masq\n\tchecktype=connect\n";
     w.d.reload(w.now, text_config(smaller));
     w.pump();
     assert_eq!(w.running.len(), 1);
-    assert_eq!(w.take_ipvsadm(), vec!["-A -t 10.0.0.1:81 -s wrr", "-D -t 10.0.0.1:81"]);
+    assert_eq!(
+        w.take_ipvsadm(),
+        vec!["-A -t 10.0.0.1:81 -s wrr", "-D -t 10.0.0.1:81"]
+    );
 }
 
 #[test]
 fn cleanstop_no_leaves_the_table() {
-    let cfg = text_config(
-        "cleanstop=no\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 masq\n\tchecktype=on\n",
-    );
+    let cfg =
+        text_config("cleanstop=no\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 masq\n\tchecktype=on\n");
     let mut w = World::new(cfg, Table::default());
     let before = w.listing();
     w.d.stop();

@@ -38,9 +38,8 @@ static RE_VIRTUAL_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([0-9A-Za-z._+\-]+):([0-9A-Za-z_\-]+)").expect("static regex"));
 static RE_VIRTUAL_FWM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([0-9]+)").expect("static regex"));
-static RE_VIRTUAL_V6: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\[([0-9A-Fa-f:]+)\]:([0-9A-Za-z_\-]+)").expect("static regex")
-});
+static RE_VIRTUAL_V6: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[([0-9A-Fa-f:]+)\]:([0-9A-Za-z_\-]+)").expect("static regex"));
 static RE_REAL: LazyLock<Regex> = LazyLock::new(|| {
     let host = r"([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+|[A-Za-z0-9.\-]+|\[[0-9A-fa-f:]+\])";
     Regex::new(&format!(
@@ -60,8 +59,10 @@ static RE_FLAGS_LOWER: LazyLock<Regex> =
 static RE_FLAGS_UPPER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"{SP}+u:([0-9]+)(.*)")).expect("static regex"));
 static RE_FALLBACK_FWD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"([^ \t\n\r\x0B\x0C]+)({SP}+([^ \t\n\r\x0B\x0C]+))?{SP}*$"))
-        .expect("static regex")
+    Regex::new(&format!(
+        r"([^ \t\n\r\x0B\x0C]+)({SP}+([^ \t\n\r\x0B\x0C]+))?{SP}*$"
+    ))
+    .expect("static regex")
 });
 static RE_PORT_SUFFIX: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(:([0-9]+|[A-Za-z0-9_\-]+))?$").expect("static regex"));
@@ -93,7 +94,9 @@ fn quoted(v: &str) -> Option<&str> {
 fn first_digits(v: &str) -> Option<&str> {
     let start = v.find(|c: char| c.is_ascii_digit())?;
     let rest = &v[start..];
-    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     Some(&rest[..end])
 }
 
@@ -132,7 +135,10 @@ enum RawProto {
 #[derive(Clone, Debug)]
 enum RawAddr {
     /// `host:port` text, host without brackets.
-    HostPort { host: String, port: String },
+    HostPort {
+        host: String,
+        port: String,
+    },
     Fwmark(u32),
     Invalid,
 }
@@ -693,9 +699,7 @@ impl Parser<'_> {
 
     /// `emailalertfreq\s*=\s*(\d*)`: digits must follow the `=` directly.
     fn emailalertfreq(&mut self, line: usize, val: &str) -> Option<u64> {
-        let end = val
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(val.len());
+        let end = val.find(|c: char| !c.is_ascii_digit()).unwrap_or(val.len());
         match val[..end].parse::<u64>() {
             Ok(n) => Some(n),
             Err(_) => {
@@ -1287,7 +1291,10 @@ impl Parser<'_> {
             match w.parse::<u32>() {
                 Ok(n) if n <= 65_535 => weight = n,
                 _ => {
-                    self.err(line, format!("invalid weight {w} for real server (0..65535)"));
+                    self.err(
+                        line,
+                        format!("invalid weight {w} for real server (0..65535)"),
+                    );
                     return None;
                 }
             }
@@ -1307,7 +1314,10 @@ impl Parser<'_> {
         }
         let mut lower = 0;
         let mut upper = 0;
-        for (re, out) in [(&*RE_FLAGS_LOWER, &mut lower), (&*RE_FLAGS_UPPER, &mut upper)] {
+        for (re, out) in [
+            (&*RE_FLAGS_LOWER, &mut lower),
+            (&*RE_FLAGS_UPPER, &mut upper),
+        ] {
             if let Some(c) = re.captures(rest) {
                 let n = c.get(1).map_or("", |m| m.as_str());
                 match n.parse::<u32>() {
@@ -1364,7 +1374,6 @@ fn strip_brackets(s: &str) -> &str {
         .unwrap_or(s)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1388,6 +1397,9 @@ mod tests {
         assert_eq!(positive("x5y"), Some(5));
         assert_eq!(positive("0"), None);
         assert_eq!(positive("none"), None);
-        assert_eq!(split_commas("starting , running"), vec!["starting", "running"]);
+        assert_eq!(
+            split_commas("starting , running"),
+            vec!["starting", "running"]
+        );
     }
 }

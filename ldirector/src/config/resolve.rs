@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(r.host("10.0.0.1", false), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(r.host("10.0.0.1", true), None);
         assert_eq!(r.host("::1", true), Some("::1".parse().unwrap()));
-        assert_eq!(r.host("LocalHost", false), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            r.host("LocalHost", false),
+            Some("127.0.0.1".parse().unwrap())
+        );
         assert_eq!(r.host("web1.example.com", false), None);
         assert_eq!(r.service("https", Some("tcp")), Some(443));
         assert_eq!(r.service("domain", Some("udp")), Some(53));

@@ -26,7 +26,10 @@ impl Protocol {
 /// What a `virtual=` line names: an address and port, or a firewall mark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum VirtualAddr {
-    Inet { protocol: Protocol, addr: SocketAddr },
+    Inet {
+        protocol: Protocol,
+        addr: SocketAddr,
+    },
     /// `virtual=7` (`ipv6` for `virtual6=7`, ipvsadm's `-f 7 -6`).
     Fwmark { mark: u32, ipv6: bool },
 }

@@ -33,11 +33,19 @@ pub enum CheckMethod {
     /// TCP connect.
     Connect,
     /// ICMP echo, up to `attempts` tries (`checkcount`).
-    Ping { attempts: u32 },
+    Ping {
+        attempts: u32,
+    },
     /// `command vip-or-fwmark vport rip rport`, exit 0 = up.
-    External { command: String, args: [String; 4] },
+    External {
+        command: String,
+        args: [String; 4],
+    },
     /// A Perl file run with the same four arguments.
-    ExternalPerl { command: String, args: [String; 4] },
+    ExternalPerl {
+        command: String,
+        args: [String; 4],
+    },
     Negotiate(NegotiateSpec),
 }
 
@@ -118,7 +126,7 @@ impl CheckSpec {
 /// How a real's state is decided.
 pub(crate) enum Plan {
     Static(bool),
-    Check(CheckSpec),
+    Check(Box<CheckSpec>),
 }
 
 /// The check of real `r` of virtual `v` (`_check_real`'s dispatch).
@@ -188,7 +196,7 @@ pub(crate) fn plan(v: &VirtualService, r: &crate::config::RealServer) -> Plan {
         CheckType::Negotiate => (CheckMethod::Negotiate(negotiate()), None),
         CheckType::Combined(n) => (CheckMethod::Negotiate(negotiate()), Some(n)),
     };
-    Plan::Check(CheckSpec {
+    Plan::Check(Box::new(CheckSpec {
         method,
         combined,
         addr: r.addr,
@@ -197,5 +205,5 @@ pub(crate) fn plan(v: &VirtualService, r: &crate::config::RealServer) -> Plan {
         checktimeout: v.checktimeout,
         negotiatetimeout: v.negotiatetimeout,
         interval: v.checkinterval,
-    })
+    }))
 }

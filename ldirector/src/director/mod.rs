@@ -40,6 +40,9 @@ use crate::ipvs::{DestParams, IpvsCommand, ServiceParams, Table};
 
 use check::{plan, Plan};
 
+/// Members of the previous configuration by (virtual, dest), with their check.
+type OldMembers = HashMap<(VirtualAddr, SocketAddr), (Option<Arc<CheckSpec>>, Member)>;
+
 /// `fallbackcommand` argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FallbackAction {
@@ -72,7 +75,10 @@ pub enum Action {
     StartCheck(CheckRequest),
     /// The attempt is no longer wanted (deadline passed, check removed by a
     /// reload, stop); its result will be ignored.
-    CancelCheck { id: CheckId, attempt: u64 },
+    CancelCheck {
+        id: CheckId,
+        attempt: u64,
+    },
     Fallback(FallbackCommand),
 }
 
@@ -207,15 +213,14 @@ impl Director {
         &mut self,
         config: Config,
         now: Instant,
-        old_members: &HashMap<(VirtualAddr, SocketAddr), (Option<Arc<CheckSpec>>, Member)>,
+        old_members: &OldMembers,
         old_virtuals: &[(VirtualAddr, Option<FallbackAction>)],
     ) {
-        let mut old_groups: HashMap<Arc<CheckSpec>, (CheckId, Group)> = std::mem::take(
-            &mut self.groups,
-        )
-        .into_iter()
-        .map(|(id, g)| (g.spec.clone(), (id, g)))
-        .collect();
+        let mut old_groups: HashMap<Arc<CheckSpec>, (CheckId, Group)> =
+            std::mem::take(&mut self.groups)
+                .into_iter()
+                .map(|(id, g)| (g.spec.clone(), (id, g)))
+                .collect();
         let mut groups: BTreeMap<CheckId, Group> = BTreeMap::new();
         let mut by_spec: HashMap<Arc<CheckSpec>, CheckId> = HashMap::new();
         let mut virts = Vec::new();
@@ -244,7 +249,7 @@ impl Director {
                         m.state = if up { RealState::Up } else { RealState::Down };
                     }
                     Plan::Check(spec) => {
-                        let spec = Arc::new(spec);
+                        let spec: Arc<CheckSpec> = Arc::from(spec);
                         let id = match by_spec.get(&spec) {
                             Some(id) => *id,
                             None => {
@@ -334,7 +339,8 @@ impl Director {
                         key: v.addr,
                         params,
                     });
-                    self.events.push_back(Event::VirtualChanged { virt: v.addr });
+                    self.events
+                        .push_back(Event::VirtualChanged { virt: v.addr });
                 }
                 Some(_) => {}
             }
@@ -734,11 +740,7 @@ impl Director {
     /// `<short>:<port>` or `<short>` exists (`names` = reverse DNS names the
     /// shell looked up, optional). Its checks keep running but are ignored;
     /// after the file goes, the next good check restores it.
-    pub fn set_maintenance(
-        &mut self,
-        files: &BTreeSet<String>,
-        names: &HashMap<IpAddr, String>,
-    ) {
+    pub fn set_maintenance(&mut self, files: &BTreeSet<String>, names: &HashMap<IpAddr, String>) {
         if self.stopped {
             return;
         }
@@ -805,11 +807,7 @@ impl Director {
                 .members
                 .iter()
                 .filter(|m| m.state == RealState::Up && !m.maintenance)
-                .filter(|m| {
-                    self.table
-                        .dest(&key, &m.dest)
-                        .is_some_and(|p| p.weight > 0)
-                })
+                .filter(|m| self.table.dest(&key, &m.dest).is_some_and(|p| p.weight > 0))
                 .map(|m| m.dest)
                 .collect();
             for dest in ups {
@@ -865,7 +863,13 @@ impl Director {
             .members
             .iter()
             .find(|m| m.dest == *dest)
-            .map(|m| if m.maintenance { RealState::Down } else { m.state })
+            .map(|m| {
+                if m.maintenance {
+                    RealState::Down
+                } else {
+                    m.state
+                }
+            })
     }
 
     /// Number of distinct checks being run.
