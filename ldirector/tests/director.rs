@@ -813,3 +813,86 @@ fn cleanstop_no_leaves_the_table() {
     assert_eq!(w.listing(), before);
     assert!(before.contains("10.0.0.2:80 Masq 1"));
 }
+
+/// Random health flips, hangs and reloads: the kernel never refuses a command,
+/// our belief always equals the kernel, and once every real has a result the
+/// table is exactly what the states ask for (fallback iff no real is up).
+#[test]
+fn random_walk_keeps_table_and_states_consistent() {
+    let configs = [
+        load("ldref-scn-step0.cf"),
+        load("ldref-scn-step6.cf"),
+        load("ldref-F3.cf"),
+    ];
+    let addrs = [
+        "127.0.0.2",
+        "127.0.0.3",
+        "127.0.0.4",
+        "127.0.2.1",
+        "127.0.2.2",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut w = World::new(configs[0].clone(), Table::default());
+    let mut current = 0;
+    for _ in 0..400 {
+        match rnd(10) {
+            0 => {
+                current = rnd(configs.len() as u64) as usize;
+                w.d.reload(w.now, configs[current].clone());
+                w.pump();
+            }
+            1..=6 => {
+                let a = addrs[rnd(addrs.len() as u64) as usize];
+                let h = match rnd(5) {
+                    0 => Health::Hang,
+                    1 | 2 => Health::Down,
+                    _ => Health::Up,
+                };
+                w.set(&[a], h);
+            }
+            _ => w.run_for(Duration::from_millis(rnd(3000))),
+        }
+        assert_eq!(&w.kernel, w.d.table());
+    }
+    // Settle: everything answers; after a few intervals states are final.
+    for a in addrs {
+        w.set(
+            &[a],
+            if rnd(2) == 0 {
+                Health::Up
+            } else {
+                Health::Down
+            },
+        );
+    }
+    w.run_for(Duration::from_secs(10));
+    let cfg = &configs[current];
+    for v in &cfg.virtuals {
+        let svc = &w.kernel.services[&v.addr];
+        let mut any_up = false;
+        for r in &v.reals {
+            let up = w.health.get(&r.addr).copied().unwrap_or(Health::Up) == Health::Up;
+            any_up |= up;
+            let got = svc.dests.get(&v.dest_addr(r)).map(|p| p.weight);
+            let want = match (up, v.quiescent) {
+                (true, _) => Some(r.weight),
+                (false, true) => Some(0),
+                (false, false) => None,
+            };
+            assert_eq!(got, want, "{} in {}", r.addr, v.addr);
+        }
+        if let Some(fb) = v.fallback {
+            let present = svc
+                .dests
+                .contains_key(&std::net::SocketAddr::new(fb.addr, fb.port));
+            assert_eq!(present, !any_up, "fallback of {}", v.addr);
+        }
+    }
+    assert_eq!(w.kernel.services.len(), cfg.virtuals.len());
+}
