@@ -12,7 +12,9 @@
 //!   `crc` (no key allowed), `md5`, `sha1` (key required).
 //! * The `auth N` line must come **before** the line defining key N:
 //!   heartbeat picks the active key while reading the key lines, so a key
-//!   defined earlier is never selected ("Auth Key [N] not found").
+//!   defined earlier is never selected (`Auth Key [N] not found`).
+//!   Both this and index 0 were checked against the real daemon
+//!   (`tests/data/real-heartbeat-probes.txt`).
 //! * The file must not be accessible by group or others. Heartbeat only
 //!   refuses group/other *read*; we refuse any group/other permission bit,
 //!   which is what "600 recommended" means.

@@ -3,6 +3,21 @@
 //! Every problem is collected (not just the first) as `path:line: message`.
 //! Public types below are the contract with the daemon; the parsing lives in
 //! the submodules.
+//!
+//! * [`load_all`]: what `heartbeat -t` and the daemon run: `nodeinfo`,
+//!   `ha.cf`, `authkeys`, `haresources`, the rules that span files, and the
+//!   problems of all of them at once.
+//! * Per file: [`load_ha_cf`] / [`parse_ha_cf`], [`load_authkeys`] /
+//!   [`load_authkeys_with_warnings`] / [`parse_authkeys`],
+//!   [`load_haresources`] / [`parse_haresources`], [`local_node_name`];
+//!   [`parse_duration`] for `cl_get_msec` time values.
+//! * `load_*` read files and check the system where heartbeat does (authkeys
+//!   mode, respawn users and commands, apiauth users and groups); `parse_*`
+//!   are pure.
+//! * Errors are a [`ConfigError`] (never empty). Warnings (accepted but
+//!   ignored directives, heartbeat's own advisories, serial media) are
+//!   [`Problem`]s in [`HaCf::warnings`], [`ParsedAuthKeys::warnings`] and
+//!   [`Loaded::warnings`]; [`Loaded::all_warnings`] chains them.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
