@@ -14,6 +14,7 @@ use crate::rng::SplitMix64;
 use crate::timers::later;
 use crate::{
     Config, Event, LinkStatus, MediumId, NodeStatus, NodeView, Reject, Stats, Transmit, Tuning,
+    Usage,
 };
 
 /// Queued events/transmits beyond this are dropped oldest-first (counted in
@@ -34,7 +35,10 @@ pub(crate) enum Comm {
     /// Not every node heard from (or declared dead) yet.
     Waiting,
     /// Everyone accounted for; asking `next` for its node list.
-    AskingNodes { next: usize, retry_at: Instant },
+    AskingNodes {
+        next: usize,
+        retry_at: Instant,
+    },
     Up,
 }
 
@@ -44,7 +48,10 @@ pub(crate) enum Shutdown {
     /// Requested before Comm_now_up: heartbeat delays it until then.
     Pending,
     /// `shutdone` sent; `phase` counts `hb_mcp_final_shutdown` steps.
-    Lingering { phase: u8, at: Instant },
+    Lingering {
+        phase: u8,
+        at: Instant,
+    },
     Done,
 }
 
@@ -140,14 +147,12 @@ impl Membership {
     fn boot(&mut self, now: Instant) {
         let bump = self.tuning.startup_deadtime_bump;
         if !bump.is_zero() {
-            self.advertised_deadtime = self
-                .config
-                .deadtime
-                .saturating_add(bump)
-                .min(MAX_DEADTIME);
+            self.advertised_deadtime = self.config.deadtime.saturating_add(bump).min(MAX_DEADTIME);
             self.bump_ends = Some(later(now, self.tuning.startup_bump_duration));
-            self.send_status(now);
         }
+        // Without a bump heartbeat would skip this one; peers should see the
+        // same start either way.
+        self.send_status(now);
         self.set_local_status(now, NodeStatus::Up);
         self.send_status(now);
         self.check_comm(now);
@@ -278,6 +283,23 @@ impl Membership {
         self.flow_control
             && live_peers > 0
             && self.history.hiseq().saturating_sub(self.hist_ackseq) > FLOW_WINDOW
+    }
+
+    /// Sizes of the bounded buffers.
+    pub fn usage(&self) -> Usage {
+        let mut u = Usage {
+            history: self.history.len(),
+            events: self.events.len(),
+            transmits: self.transmits.len(),
+            ..Usage::default()
+        };
+        for n in &self.nodes {
+            let (held, bytes) = n.track.held_count();
+            u.missing += n.track.missing_count();
+            u.held += held;
+            u.held_bytes += bytes;
+        }
+        u
     }
 
     /// The ACK trigger (0–9) drawn for `node`'s packets.
@@ -471,9 +493,11 @@ impl Membership {
     pub(crate) fn check_comm(&mut self, now: Instant) {
         match self.comm {
             Comm::Waiting => {
-                let all_heard = self.nodes.iter().enumerate().all(|(i, n)| {
-                    i == self.local || n.heard || n.status == NodeStatus::Dead
-                });
+                let all_heard = self
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, n)| i == self.local || n.heard || n.status == NodeStatus::Dead);
                 if !all_heard {
                     return;
                 }

@@ -50,7 +50,6 @@ impl History {
         self.hiseq
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -112,7 +112,11 @@ pub enum Event {
     /// "node node2 changed its uuid to …"
     UuidChanged { node: NodeName, uuid: [u8; 16] },
     /// "N lost packet(s) for [node2] [first:last]"
-    LostPackets { node: NodeName, first: u64, last: u64 },
+    LostPackets {
+        node: NodeName,
+        first: u64,
+        last: u64,
+    },
     /// "Comm_now_up(): updating status to active": the cluster is up (peer
     /// seen, or initdead expired); resources may be considered now.
     CommUp,
@@ -154,7 +158,11 @@ pub enum Reject {
     #[error("message without src")]
     NoSource,
     #[error("lower generation {got} from {node} (current {current}): replay or stale node")]
-    OldGeneration { node: String, got: u64, current: u64 },
+    OldGeneration {
+        node: String,
+        got: u64,
+        current: u64,
+    },
     #[error("duplicate or replayed seq {seq} from {node}")]
     Duplicate { node: String, seq: u64 },
     #[error("malformed field {field} from {node}")]
@@ -217,6 +225,20 @@ pub struct Stats {
     pub lost: u64,
     /// Events or transmits dropped because the shell did not drain the queues.
     pub queue_overflows: u64,
+}
+
+/// Current sizes of the bounded buffers, for diagnostics and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Sent messages kept for retransmission (at most 500).
+    pub history: usize,
+    /// Missing seqs being asked for, over all peers (at most 500 each).
+    pub missing: usize,
+    /// Received packets waiting for an earlier one, over all peers.
+    pub held: usize,
+    pub held_bytes: usize,
+    pub events: usize,
+    pub transmits: usize,
 }
 
 mod ack;

@@ -72,7 +72,8 @@ fn str_value(s: &str) -> Value {
 /// `send_local_status`.
 pub(crate) fn status(st: &str, deadtime_ms: u64, protocol: bool) -> Message {
     let mut m = Message::with_type(T_STATUS);
-    m.add_str("st", st).add_str("dt", format!("{deadtime_ms:x}"));
+    m.add_str("st", st)
+        .add_str("dt", format!("{deadtime_ms:x}"));
     if protocol {
         m.add_str("protocol", "1");
     }
@@ -82,7 +83,8 @@ pub(crate) fn status(st: &str, deadtime_ms: u64, protocol: bool) -> Message {
 /// `send_ack`.
 pub(crate) fn ack(dest: &str, seq: u64) -> Message {
     let mut m = Message::with_type(T_ACKMSG);
-    m.add_str("dest", dest).add_str("ackseq", format!("{seq:x}"));
+    m.add_str("dest", dest)
+        .add_str("ackseq", format!("{seq:x}"));
     m
 }
 

@@ -92,9 +92,7 @@ impl Membership {
             self.refresh_link(i, medium, now);
             return self.receive_unsequenced(now, i, &hdr, &msg);
         }
-        let seq = hdr
-            .seq
-            .ok_or_else(|| inbound::malformed(&src, "seq"))?;
+        let seq = hdr.seq.ok_or_else(|| inbound::malformed(&src, "seq"))?;
         let class = self.nodes[i].track.classify(seq);
         if matches!(class, Class::Stale | Class::Duplicate) {
             if class == Class::Duplicate {
@@ -167,9 +165,9 @@ impl Membership {
             Class::TooFar { first, last } => {
                 // Heartbeat: "lost a lot of packets!" and starts over.
                 tracing::error!(node = %self.nodes[i].name, first, last, "lost a lot of packets");
-                let mut flush = self.nodes[i].track.reset(true);
-                flush.lost.extend(first..=last);
+                let flush = self.nodes[i].track.reset(true);
                 self.apply_flush(now, i, flush);
+                self.report_lost(i, &[(first, last)]);
                 self.nodes[i].track.advance(seq, now, params, &mut self.rng);
             }
             Class::Recovered => {
@@ -224,35 +222,22 @@ impl Membership {
             return;
         }
         seqs.sort_unstable();
-        self.report_lost(i, &seqs);
+        self.report_lost(i, &ranges(&seqs));
         if let Some(fm) = old_first_missing.filter(|fm| seqs.binary_search(fm).is_ok()) {
             self.ack_after_fill(now, i, fm);
         }
         self.release(now, i);
     }
 
-    fn report_lost(&mut self, i: usize, seqs: &[u64]) {
-        self.stats.lost += seqs.len() as u64;
-        let node = self.nodes[i].name.clone();
-        let mut iter = seqs.iter().copied();
-        let Some(mut first) = iter.next() else {
-            return;
-        };
-        let mut last = first;
-        for s in iter {
-            if s == last + 1 {
-                last = s;
-                continue;
-            }
-            self.emit(Event::LostPackets {
-                node: node.clone(),
-                first,
-                last,
-            });
-            first = s;
-            last = s;
+    fn report_lost(&mut self, i: usize, ranges: &[(u64, u64)]) {
+        for &(first, last) in ranges {
+            self.stats.lost = self
+                .stats
+                .lost
+                .saturating_add((last - first).saturating_add(1));
+            let node = self.nodes[i].name.clone();
+            self.emit(Event::LostPackets { node, first, last });
         }
-        self.emit(Event::LostPackets { node, first, last });
     }
 
     /// Hand out everything now in order; a released `shutdone` kills the node.
@@ -291,9 +276,7 @@ impl Membership {
     fn apply_flush(&mut self, _now: Instant, i: usize, mut flush: Flush) {
         flush.lost.sort_unstable();
         flush.lost.dedup();
-        if !flush.lost.is_empty() {
-            self.report_lost(i, &flush.lost);
-        }
+        self.report_lost(i, &ranges(&flush.lost));
         self.release_items(i, flush.items);
     }
 
@@ -423,7 +406,8 @@ impl Membership {
             });
         }
         if let Some(dt) = msg.get_hex("dt") {
-            self.nodes[i].deadtime = Duration::from_millis(dt).clamp(Duration::from_millis(1), MAX_DEADTIME);
+            self.nodes[i].deadtime =
+                Duration::from_millis(dt).clamp(Duration::from_millis(1), MAX_DEADTIME);
         }
         if self.flow_control && msg.get("protocol").is_none() {
             tracing::info!(node = %name, "flow control disabled due to different version heartbeat");
@@ -551,20 +535,10 @@ impl Membership {
             return;
         }
         let name = self.nodes[i].name.clone();
-        let mut start = seqs[0];
-        let mut end = start;
-        for &s in &seqs[1..] {
-            if s == end + 1 {
-                end = s;
-                continue;
-            }
-            self.send_unsequenced(now, outbound::rexmit(&name, start, end));
+        for (first, last) in ranges(seqs) {
+            self.send_unsequenced(now, outbound::rexmit(&name, first, last));
             self.stats.rexmit_requests_sent += 1;
-            start = s;
-            end = s;
         }
-        self.send_unsequenced(now, outbound::rexmit(&name, start, end));
-        self.stats.rexmit_requests_sent += 1;
     }
 
     /// Deadline after which peer `i` is declared dead, if it is alive.
@@ -584,5 +558,33 @@ impl Membership {
         } else {
             self.config.initdead
         }
+    }
+}
+
+/// Sorted, distinct seqs as inclusive contiguous ranges.
+fn ranges(seqs: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &s in seqs {
+        match out.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(s) => *last = s,
+            _ => out.push((s, s)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges;
+
+    #[test]
+    fn ranges_group_contiguous_runs() {
+        assert_eq!(ranges(&[]), vec![]);
+        assert_eq!(ranges(&[3]), vec![(3, 3)]);
+        assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), vec![(1, 3), (7, 7), (9, 10)]);
+        assert_eq!(
+            ranges(&[u64::MAX - 1, u64::MAX]),
+            vec![(u64::MAX - 1, u64::MAX)]
+        );
     }
 }

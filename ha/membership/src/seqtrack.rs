@@ -41,9 +41,15 @@ pub(crate) enum Class {
     /// The first packet tracked, or the next one.
     InOrder,
     /// Newer, with `first..=last` missing before it.
-    Gap { first: u64, last: u64 },
+    Gap {
+        first: u64,
+        last: u64,
+    },
     /// Newer, with more than `FLOWCONTROL_LIMIT` missing.
-    TooFar { first: u64, last: u64 },
+    TooFar {
+        first: u64,
+        last: u64,
+    },
     /// One we were missing.
     Recovered,
 }
@@ -161,6 +167,10 @@ impl SeqTrack {
             Some(last) if seq > last.saturating_add(1) => {
                 let max_ms = u64::try_from(params.max_delay.as_millis()).unwrap_or(u64::MAX);
                 let lo_ms = if max_ms < 100 { 0 } else { 50 };
+                // Heartbeat draws a delay per missing seq; one draw per gap
+                // keeps the same per-seq rate but lets a whole gap go out as
+                // one `firstseq..lastseq` request.
+                let delay = Duration::from_millis(rng.between(lo_ms, max_ms));
                 for k in last + 1..seq {
                     if self.missing.len() >= MAX_MISSING {
                         if let Some(low) = self.first_missing() {
@@ -168,7 +178,6 @@ impl SeqTrack {
                             evicted.push(low);
                         }
                     }
-                    let delay = Duration::from_millis(rng.between(lo_ms, max_ms));
                     let m = Missing {
                         next_request: later(now, delay),
                         giveup_at: later(now, params.giveup),
@@ -228,7 +237,10 @@ impl SeqTrack {
                 break;
             }
             // Neither held nor missing: a hole already given up.
-            self.next_release = seq + 1;
+            match seq.checked_add(1) {
+                Some(next) => self.next_release = next,
+                None => break,
+            }
         }
         out
     }
@@ -301,9 +313,12 @@ impl SeqTrack {
         Flush { lost, items }
     }
 
-    #[cfg(test)]
     pub(crate) fn missing_count(&self) -> usize {
         self.missing.len()
+    }
+
+    pub(crate) fn held_count(&self) -> (usize, usize) {
+        (self.held.len(), self.held_bytes)
     }
 }
 
@@ -407,7 +422,10 @@ mod tests {
         let all = later(now, Duration::from_millis(250));
         let due = t.due_requests(all, params().max_delay);
         assert_eq!(due, vec![2, 3, 4]);
-        assert_eq!(t.next_deadline(), Some(later(all, Duration::from_millis(250))));
+        assert_eq!(
+            t.next_deadline(),
+            Some(later(all, Duration::from_millis(250)))
+        );
         let gone = t.due_giveups(later(now, Duration::from_secs(30)));
         assert_eq!(gone, vec![2, 3, 4]);
         assert_eq!(t.next_deadline(), None);

@@ -269,7 +269,13 @@ impl Sim {
         }
     }
 
-    pub fn set_medium_link(&mut self, from: usize, to: usize, medium: MediumId, params: LinkParams) {
+    pub fn set_medium_link(
+        &mut self,
+        from: usize,
+        to: usize,
+        medium: MediumId,
+        params: LinkParams,
+    ) {
         self.links.insert((from, to, medium), params);
     }
 
