@@ -179,10 +179,11 @@ impl Node {
             Kind::Real => vec![REAL_INIT.into(), "start".into()],
             Kind::Ours => {
                 let mut v = vec![self.env.ours.join("heartbeat").display().to_string()];
-                // Lets a daemon that needs flags (e.g. foreground) get them
-                // without changing the harness.
-                if let Ok(extra) = std::env::var("HA_OURS_ARGS") {
-                    v.extend(extra.split_whitespace().map(str::to_owned));
+                // Foreground, so that anything it prints (a panic, a refused
+                // config) lands in init.out; `HA_OURS_ARGS` replaces the flags.
+                match std::env::var("HA_OURS_ARGS") {
+                    Ok(a) => v.extend(a.split_whitespace().map(str::to_owned)),
+                    Err(_) => v.push("-f".into()),
                 }
                 v
             }

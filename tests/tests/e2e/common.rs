@@ -105,3 +105,42 @@ pub fn revives(c: &Cluster, observer: &str, peer: &str, timeout: Duration) -> Re
     )
     .map(|(s, _)| s)
 }
+
+/// Stop `who` gracefully; `observer` must report it `dead` within a
+/// deadtime (+ margin) of the stop finishing. Real heartbeat takes over
+/// resources at once on the shutdown notice, but its node status only turns
+/// `dead` when the dead timer runs out, so that is the bar.
+pub fn graceful_stop_seen(c: &mut Cluster, who: &str, observer: &str) -> Result<Duration> {
+    let t = c.timing();
+    let start = std::time::Instant::now();
+    c.node_mut(who).stop()?;
+    let stopped = start.elapsed();
+    let obs = c.node(observer);
+    let (_, after) = wait_for(
+        &format!("{observer} to report {who} dead after its graceful stop"),
+        t.deadtime + Timing::DEAD_MARGIN,
+        FAST_POLL,
+        || obs.expect_status(who, "dead"),
+    )?;
+    eprintln!("{who} stopped in {stopped:?}; {observer} reported it dead {after:?} later");
+    Ok(stopped + after)
+}
+
+/// Start `who` again (same state dir: its generation goes up) and wait
+/// until both see each other active.
+pub fn restart_seen(c: &mut Cluster, who: &str, observer: &str) -> Result<Duration> {
+    let t = c.timing();
+    c.node_mut(who).start()?;
+    let (n1, n2) = (c.node(who), c.node(observer));
+    let (_, took) = wait_for(
+        &format!("{who} and {observer} active again after the restart"),
+        boot_deadline(&t),
+        Duration::from_millis(250),
+        || {
+            n2.expect_status(who, "active")?;
+            n1.expect_status(observer, "active")
+        },
+    )?;
+    eprintln!("{who} restarted; both active after {took:?}");
+    Ok(took)
+}

@@ -12,7 +12,8 @@ use ha_tests::udp::{decode, messages_from, reforge};
 use ha_tests::{require, wait_for, Auth, ClusterSpec, HaCf, Kind, Needs, Timing};
 
 use crate::common::{
-    boot_deadline, crash_and_time_death, revives, stays_dead, steady_state, FAST_POLL,
+    boot_deadline, crash_and_time_death, graceful_stop_seen, restart_seen, revives, stays_dead,
+    steady_state, FAST_POLL,
 };
 
 const OURS: &str = "node1";
@@ -167,6 +168,41 @@ fn wrong_key(method: &str) {
             .take(3)
             .collect::<Vec<_>>()
     );
+}
+
+/// Graceful stops and restarts in both directions: our shutdown notice is
+/// understood by the real node, our restart is a new generation to it, and
+/// we follow the real node's stop and restart.
+#[test]
+fn interop_sha1_graceful_stop_and_restart() {
+    let env = require!(Needs::Ours);
+    let t = Timing::FAST;
+    let mut c = ClusterSpec::new(Auth::reference("sha1").unwrap(), HaCf::with_timing(t))
+        .node(OURS, Kind::Ours)
+        .node(REAL, Kind::Real)
+        .build(&env)
+        .unwrap();
+    c.start_all().unwrap();
+    c.wait_all_active(boot_deadline(&t)).unwrap();
+
+    graceful_stop_seen(&mut c, OURS, REAL).unwrap();
+    assert!(
+        !c.node(REAL)
+            .log_lines(&format!("Received shutdown notice from '{OURS}'"))
+            .is_empty(),
+        "the real node did not see our shutdown notice"
+    );
+    restart_seen(&mut c, OURS, REAL).unwrap();
+    assert!(
+        !c.node(REAL)
+            .log_lines(&format!("Heartbeat restart on node {OURS}"))
+            .is_empty(),
+        "the real node did not see our restart as a new generation"
+    );
+    assert!(c.node(REAL).log_lines("attempted replay attack").is_empty());
+
+    graceful_stop_seen(&mut c, REAL, OURS).unwrap();
+    restart_seen(&mut c, REAL, OURS).unwrap();
 }
 
 #[test]
