@@ -105,7 +105,13 @@ pub fn require(test: &str, needs: Needs, nsinit: &Path) -> Option<Env> {
             if std::env::var_os("HA_E2E_REQUIRED").is_some_and(|v| !v.is_empty()) {
                 panic!("{test}: HA_E2E_REQUIRED is set but {why}");
             }
-            eprintln!("SKIP {test}: {why} (set HA_E2E_REQUIRED=1 to make this an error)");
+            // Straight to fd 2: libtest captures `eprintln!` of passing
+            // tests, and a skip must be visible.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {test}: {why} (set HA_E2E_REQUIRED=1 to make this an error)"
+            );
             None
         }
     }
