@@ -7,7 +7,7 @@
 # Needs root for the packages and the namespaces. The e2e tests run with
 # HA_E2E_REQUIRED=1 here, so a missing prerequisite fails instead of skipping.
 #
-# Environment: HA_E2E_THREADS (parallel e2e scenarios, default 12),
+# Environment: HA_E2E_THREADS (parallel e2e scenarios, default 16),
 # SKIP_APT=1 (never touch packages).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -69,4 +69,4 @@ cargo test --workspace --exclude ha-tests
 # Our daemon for the e2e tests: the release build above.
 export HA_BIN_DIR="${HA_BIN_DIR:-${CARGO_TARGET_DIR:-$PWD/target}/release}"
 step "end-to-end tests vs real heartbeat (HA_E2E_REQUIRED=1, our binaries from $HA_BIN_DIR)"
-HA_E2E_REQUIRED=1 cargo test -p ha-tests -- --test-threads="${HA_E2E_THREADS:-12}"
+HA_E2E_REQUIRED=1 cargo test -p ha-tests -- --test-threads="${HA_E2E_THREADS:-16}"
