@@ -12,6 +12,30 @@
 //!   `poll_timeout`.
 //! * Every `Transmit` is a complete message except `auth`: the shell signs
 //!   it with `hb_wire::encode` and sends it on every medium.
+//!
+//! What it does, as heartbeat 3.0.6 does it (facts from `heartbeat.c`,
+//! `hb_rexmit.c`, `hb_resource.c` and the reference captures):
+//! * Start: status `init` with `dt` = deadtime + 2 s, then `up` twice (seq
+//!   1–3); the bump is withdrawn with an extra status after 5 s. Once every
+//!   node was heard from or declared dead, `reqnodes` goes to the first live
+//!   peer; its `repnodes` (or nobody to ask) is Comm_now_up: `active`.
+//! * Keepalive status every `keepalive`; a peer is dead exactly `dt` after
+//!   its last status (its own advertised `dt`; initdead before Comm_now_up).
+//!   Links die the same way per medium.
+//! * Per peer: generation (`hg`) and seq tracking; lower generation and
+//!   already-seen seqs are refused, a higher generation is a restart. Holes
+//!   are asked for with `NS_rexmit` (random first delay up to
+//!   `max_rexmit_delay`, then every `max_rexmit_delay`) and given up on
+//!   `NS_nak_rexmit` or after [`Tuning::rexmit_giveup`]; other messages are
+//!   delivered in seq order exactly once.
+//! * Flow control: `NS_ackmsg` whenever `seq % 10` hits the trigger drawn for
+//!   the sender and nothing before it is missing, our own packets included
+//!   (that ACK precedes the packet on the wire). Our last 500 packets are kept
+//!   to answer `NS_rexmit`.
+//! * Graceful stop: status, `shutdone st=dead`, two statuses a phase later,
+//!   done a phase after that. A peer's `shutdone` kills it at once.
+//!
+//! [`sim`] runs whole clusters of cores in virtual time.
 
 use std::time::Duration;
 
@@ -92,7 +116,10 @@ pub enum Event {
         medium: MediumId,
         status: LinkStatus,
     },
-    /// "Status update for node node2: status active"
+    /// "Status update for node node2: status active". Also for the local
+    /// node (init → up at start, up → active at Comm_now_up, → dead when a
+    /// graceful stop completes) and for deaths (→ dead, after `NodeDead` or
+    /// `PeerShutdown`).
     NodeStatus {
         node: NodeName,
         old: NodeStatus,
@@ -111,7 +138,10 @@ pub enum Event {
     NodeRestarted { node: NodeName },
     /// "node node2 changed its uuid to …"
     UuidChanged { node: NodeName, uuid: [u8; 16] },
-    /// "N lost packet(s) for [node2] [first:last]"
+    /// Packets `first..=last` from `node` will not arrive: given up after
+    /// `NS_nak_rexmit`, the give-up time, overflow, or the node's death or
+    /// restart. Holes that retransmission fills are never reported.
+    /// (Heartbeat logs `N lost packet(s) for [node2] [a:b]` on every hole.)
     LostPackets {
         node: NodeName,
         first: u64,
@@ -121,7 +151,9 @@ pub enum Event {
     /// seen, or initdead expired); resources may be considered now.
     CommUp,
     /// A non-membership cluster message from `node`, delivered once and in
-    /// `seq` order (resource protocol, ask_resources, hb_takeover, …).
+    /// `seq` order (resource protocol, ask_resources, hb_takeover, …), if it
+    /// is for us (no `dest`/`destuuid`, or ours). Our own messages are not
+    /// looped back (heartbeat's resource code does see its own).
     Deliver { node: NodeName, msg: Message },
     /// "Received shutdown notice from 'node1'." The node is marked dead at
     /// once (a `NodeStatus { new: Dead }` follows), without a deadtime wait.
@@ -163,6 +195,7 @@ pub enum Reject {
         got: u64,
         current: u64,
     },
+    /// Routine with several media (every packet arrives once per medium).
     #[error("duplicate or replayed seq {seq} from {node}")]
     Duplicate { node: String, seq: u64 },
     #[error("malformed field {field} from {node}")]

@@ -163,7 +163,13 @@ pub struct Sim {
     cuts: HashSet<(usize, usize)>,
     /// Every packet that left a node: (time, from, message).
     pub wire: Vec<(Duration, usize, Message)>,
+    /// Consecutive timer firings of one node at one instant, to catch a core
+    /// whose `poll_timeout` does not move on.
+    stuck: (Option<(Instant, usize)>, u32),
 }
+
+/// More timer calls than this at one instant for one node is a core bug.
+const MAX_TIMER_REPEATS: u32 = 10_000;
 
 impl Sim {
     /// Nodes start `Down`; see [`Sim::start_all`].
@@ -198,6 +204,7 @@ impl Sim {
             links: HashMap::new(),
             cuts: HashSet::new(),
             wire: Vec::new(),
+            stuck: (None, 0),
         }
     }
 
@@ -457,6 +464,17 @@ impl Sim {
             }
             self.drain(f.to);
         } else if let Some((_, i)) = timer {
+            if self.stuck.0 == Some((now, i)) {
+                self.stuck.1 += 1;
+                assert!(
+                    self.stuck.1 < MAX_TIMER_REPEATS,
+                    "{}: poll_timeout stays at {:?} after handle_timeout",
+                    self.nodes[i].name,
+                    now - self.epoch
+                );
+            } else {
+                self.stuck = (Some((now, i)), 0);
+            }
             if let Some(m) = self.nodes[i].machine.as_mut() {
                 m.handle_timeout(now);
             }
