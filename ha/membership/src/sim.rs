@@ -421,6 +421,37 @@ impl Sim {
         }
     }
 
+    /// Run until `until`, calling `react(node, event)` for every event as it
+    /// happens; the messages it returns are sent by that node at that
+    /// instant. This is how a resource manager (or any client) plugs in.
+    pub fn run_with(
+        &mut self,
+        until: Duration,
+        mut react: impl FnMut(usize, &Event) -> Vec<Message>,
+    ) {
+        let limit = self.epoch + until;
+        let mut seen: Vec<usize> = self.nodes.iter().map(|n| n.events.len()).collect();
+        loop {
+            let mut reacted = false;
+            for i in 0..self.nodes.len() {
+                while seen[i] < self.nodes[i].events.len() {
+                    let ev = self.nodes[i].events[seen[i]].1.clone();
+                    seen[i] += 1;
+                    for msg in react(i, &ev) {
+                        self.send(i, msg);
+                        reacted = true;
+                    }
+                }
+            }
+            if !reacted && !self.step(limit) {
+                break;
+            }
+        }
+        if self.now < limit {
+            self.now = limit;
+        }
+    }
+
     /// One packet delivery or one node's timers, whichever is due first.
     fn step(&mut self, limit: Instant) -> bool {
         let flight_at = self.flights.peek().map(|f| f.at);
