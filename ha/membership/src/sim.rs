@@ -433,10 +433,10 @@ impl Sim {
         let mut seen: Vec<usize> = self.nodes.iter().map(|n| n.events.len()).collect();
         loop {
             let mut reacted = false;
-            for i in 0..self.nodes.len() {
-                while seen[i] < self.nodes[i].events.len() {
-                    let ev = self.nodes[i].events[seen[i]].1.clone();
-                    seen[i] += 1;
+            for (i, cursor) in seen.iter_mut().enumerate() {
+                while let Some((_, ev)) = self.nodes[i].events.get(*cursor) {
+                    let ev = ev.clone();
+                    *cursor += 1;
                     for msg in react(i, &ev) {
                         self.send(i, msg);
                         reacted = true;
