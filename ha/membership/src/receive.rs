@@ -166,7 +166,7 @@ impl Membership {
                 // Heartbeat: "lost a lot of packets!" and starts over.
                 tracing::error!(node = %self.nodes[i].name, first, last, "lost a lot of packets");
                 let flush = self.nodes[i].track.reset(true);
-                self.apply_flush(now, i, flush);
+                self.apply_flush(i, flush);
                 self.report_lost(i, &[(first, last)]);
                 self.nodes[i].track.advance(seq, now, params, &mut self.rng);
             }
@@ -273,7 +273,7 @@ impl Membership {
         stopped
     }
 
-    fn apply_flush(&mut self, _now: Instant, i: usize, mut flush: Flush) {
+    fn apply_flush(&mut self, i: usize, mut flush: Flush) {
         flush.lost.sort_unstable();
         flush.lost.dedup();
         self.report_lost(i, &ranges(&flush.lost));
@@ -298,7 +298,7 @@ impl Membership {
             });
         }
         let flush = self.nodes[i].track.reset(true);
-        self.apply_flush(now, i, flush);
+        self.apply_flush(i, flush);
         self.recompute_hist_ack();
     }
 
@@ -311,7 +311,7 @@ impl Membership {
             self.emit(Event::NodeRestarted { node });
         }
         let flush = self.nodes[i].track.reset(false);
-        self.apply_flush(now, i, flush);
+        self.apply_flush(i, flush);
         let n = &mut self.nodes[i];
         n.last_status_rx = None;
         n.status_seq = 0;
