@@ -138,7 +138,7 @@ impl Membership {
             self.nodes[i].track.remove_missing(oldest);
             self.give_up(now, i, vec![oldest], Some(oldest));
         }
-        self.release(now, i);
+        self.release(i);
         result
     }
 
@@ -226,7 +226,7 @@ impl Membership {
         if let Some(fm) = old_first_missing.filter(|fm| seqs.binary_search(fm).is_ok()) {
             self.ack_after_fill(now, i, fm);
         }
-        self.release(now, i);
+        self.release(i);
     }
 
     fn report_lost(&mut self, i: usize, ranges: &[(u64, u64)]) {
@@ -241,11 +241,11 @@ impl Membership {
     }
 
     /// Hand out everything now in order; a released `shutdone` kills the node.
-    fn release(&mut self, now: Instant, i: usize) {
+    fn release(&mut self, i: usize) {
         let items = self.nodes[i].track.release();
         let stopped = self.release_items(i, items);
         if stopped && self.nodes[i].status != NodeStatus::Dead {
-            self.mark_dead(now, i, Death::Shutdown);
+            self.mark_dead(i, Death::Shutdown);
         }
     }
 
@@ -281,7 +281,7 @@ impl Membership {
     }
 
     /// `mark_node_dead`.
-    pub(crate) fn mark_dead(&mut self, now: Instant, i: usize, why: Death) {
+    pub(crate) fn mark_dead(&mut self, i: usize, why: Death) {
         let node = self.nodes[i].name.clone();
         let old = self.nodes[i].status;
         if why == Death::Deadtime {

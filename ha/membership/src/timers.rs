@@ -54,7 +54,7 @@ impl Membership {
     fn check_nodes(&mut self, now: Instant) {
         for i in 0..self.nodes.len() {
             if self.node_deadline(i).is_some_and(|d| now >= d) {
-                self.mark_dead(now, i, Death::Deadtime);
+                self.mark_dead(i, Death::Deadtime);
             }
         }
     }
