@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use ha_tests::netns::broadcast;
 use ha_tests::udp::{decode, messages_from, reforge};
-use ha_tests::{require, wait_for, Auth, ClusterSpec, HaCf, Kind, Needs, Timing};
+use ha_tests::{hold_for, require, wait_for, Auth, ClusterSpec, HaCf, Kind, Needs, Timing};
 
 use crate::common::{
     boot_deadline, crash_and_time_death, graceful_stop_seen, restart_seen, revives, stays_dead,
-    steady_state, FAST_POLL,
+    steady_state, FAST_POLL, SLOW_POLL,
 };
 
 const OURS: &str = "node1";
@@ -184,6 +184,14 @@ fn interop_sha1_graceful_stop_and_restart() {
         .unwrap();
     c.start_all().unwrap();
     c.wait_all_active(boot_deadline(&t)).unwrap();
+    // Heartbeat advertises deadtime + 2 s for its first 5 s (§3.2 `dt`), and
+    // the peer times the death by that: stay past it before stopping.
+    let (a, b) = (c.node(OURS), c.node(REAL));
+    hold_for("both active", Duration::from_secs(6), SLOW_POLL, || {
+        a.expect_status(REAL, "active")?;
+        b.expect_status(OURS, "active")
+    })
+    .unwrap();
 
     graceful_stop_seen(&mut c, OURS, REAL).unwrap();
     assert!(
