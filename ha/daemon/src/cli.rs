@@ -120,7 +120,7 @@ fn print_problems(e: &hb_config::ConfigError) {
 pub fn check_config(paths: &DaemonPaths) -> i32 {
     match crate::config::load(&paths.config) {
         Ok(loaded) => {
-            for w in &loaded.ha_cf.warnings {
+            for w in loaded.all_warnings() {
                 eprintln!("{w}");
             }
             println!("Configuration validated.");
@@ -148,8 +148,9 @@ pub fn kill_running(paths: &DaemonPaths) -> i32 {
             _ => LSB_EXIT_GENERIC,
         };
     }
-    // As heartbeat: wait as long as it takes (it may be releasing resources).
-    while kill(target, None).is_ok() {
+    // As heartbeat: wait as long as it takes (it may be releasing
+    // resources). A zombie whose parent does not reap it counts as gone.
+    while pidfile::is_heartbeat_process(pid) {
         std::thread::sleep(Duration::from_millis(100));
     }
     LSB_EXIT_OK
@@ -198,7 +199,7 @@ fn signal_reload(paths: &DaemonPaths, pid: i32) -> i32 {
 }
 
 fn log_targets(loaded: &Loaded, args: &Args, daemonize: bool) -> LogTargets {
-    let cf = &loaded.ha_cf;
+    let cf = &loaded.hacf;
     let mut t = LogTargets {
         logfile: cf.logfile.clone(),
         debugfile: cf.debugfile.clone(),
@@ -226,9 +227,13 @@ fn start(paths: &DaemonPaths, args: &Args) -> i32 {
             return LSB_EXIT_NOTCONFIGED;
         }
     };
-    if let PidState::Running(pid) = pidfile::read_state(&paths.pid_file) {
-        eprintln!("INFO: heartbeat: already running [pid {pid}].");
-        return LSB_EXIT_OK;
+    match pidfile::read_state(&paths.pid_file) {
+        // A pid namespace may give us the pid of our own previous life.
+        PidState::Running(pid) if pid != std::process::id() as i32 => {
+            eprintln!("INFO: heartbeat: already running [pid {pid}].");
+            return LSB_EXIT_OK;
+        }
+        _ => {}
     }
     let daemonize = !args.foreground;
     let targets = log_targets(&loaded, args, daemonize);
@@ -236,8 +241,9 @@ fn start(paths: &DaemonPaths, args: &Args) -> i32 {
         eprintln!("ERROR: cannot set up logging: {e}");
         return LSB_EXIT_NOTCONFIGED;
     }
-    for w in &loaded.ha_cf.warnings {
-        tracing::warn!("{w}");
+    for w in loaded.all_warnings() {
+        // heartbeat's own words; `-t` prints the file and line.
+        tracing::warn!(path = %w.path.display(), line = w.line, "{}", w.message);
     }
     tracing::info!("**************************");
     tracing::info!(
@@ -339,15 +345,18 @@ fn detach() -> Detached {
         }
         Ok(ForkResult::Parent { .. }) => {
             drop(wr);
-            let mut answer = Vec::new();
-            let _ = std::fs::File::from(rd).read_to_end(&mut answer);
+            // One read: the daemon writes its verdict in one go and keeps
+            // the pipe open while it runs; end-of-file means it died.
+            let mut buf = [0u8; 512];
+            let n = std::fs::File::from(rd).read(&mut buf).unwrap_or(0);
+            let answer = buf.get(..n).unwrap_or_default();
             if answer.starts_with(b"ok") {
                 Detached::Parent(LSB_EXIT_OK)
             } else if answer.starts_with(b"already running") {
-                eprintln!("INFO: heartbeat: {}.", String::from_utf8_lossy(&answer));
+                eprintln!("INFO: heartbeat: {}.", String::from_utf8_lossy(answer));
                 Detached::Parent(LSB_EXIT_OK)
             } else {
-                let why = String::from_utf8_lossy(&answer);
+                let why = String::from_utf8_lossy(answer);
                 eprintln!(
                     "ERROR: heartbeat did not start{}{}",
                     if why.is_empty() { "" } else { ": " },

@@ -1,68 +1,14 @@
 //! Loading and checking the configuration the daemon runs with, and turning
 //! it into the membership core's [`hb_membership::Config`].
 
-use std::path::PathBuf;
+use hb_config::{ConfigError, Medium};
 
-use hb_config::{ConfigError, HaCf, Medium, Problem};
-use hb_wire::AuthKeys;
+pub use hb_config::Loaded;
 
-/// Everything read from `/etc/ha.d` that the daemon needs.
-#[derive(Clone, Debug)]
-pub struct Loaded {
-    pub ha_cf: HaCf,
-    pub keys: AuthKeys,
-    /// This node's name (`nodeinfo`, else `uname -n`), lower-cased.
-    pub local: String,
-}
-
-/// Read ha.cf, authkeys and the node name; every problem in all of them.
+/// ha.cf, authkeys, haresources and the node name, with every problem of all
+/// of them (`heartbeat -t` prints them all).
 pub fn load(paths: &hb_config::Paths) -> Result<Loaded, ConfigError> {
-    let mut problems = Vec::new();
-    let ha_cf = hb_config::load_ha_cf(&paths.ha_cf)
-        .map_err(|e| problems.extend(e.problems))
-        .ok();
-    let keys = hb_config::load_authkeys(&paths.authkeys)
-        .map_err(|e| problems.extend(e.problems))
-        .ok();
-    let local = match hb_config::local_node_name(&paths.nodeinfo) {
-        Ok(name) => Some(name),
-        Err(e) => {
-            problems.push(Problem {
-                path: paths.nodeinfo.clone(),
-                line: None,
-                message: format!("cannot determine the local node name: {e}"),
-            });
-            None
-        }
-    };
-    if let (Some(cf), Some(local)) = (&ha_cf, &local) {
-        if !cf.nodes.iter().any(|n| n == local) {
-            problems.push(Problem {
-                path: paths.ha_cf.clone(),
-                line: None,
-                message: format!(
-                    "Current node [{local}] not in configuration! Cluster nodes are named by \
-                     `uname -n` (or /etc/ha.d/nodeinfo) and must be declared with a 'node' directive"
-                ),
-            });
-        }
-    }
-    match (ha_cf, keys, local) {
-        (Some(ha_cf), Some(keys), Some(local)) if problems.is_empty() => {
-            Ok(Loaded { ha_cf, keys, local })
-        }
-        _ => Err(ConfigError {
-            problems: if problems.is_empty() {
-                vec![Problem {
-                    path: PathBuf::from(&paths.ha_cf),
-                    line: None,
-                    message: "configuration error".to_owned(),
-                }]
-            } else {
-                problems
-            },
-        }),
-    }
+    hb_config::load_all(paths)
 }
 
 /// The interface a medium runs on.
@@ -105,9 +51,9 @@ pub struct StartState {
 }
 
 pub fn membership_config(loaded: &Loaded, start: StartState) -> hb_membership::Config {
-    let cf = &loaded.ha_cf;
+    let cf = &loaded.hacf;
     hb_membership::Config {
-        local: loaded.local.clone(),
+        local: loaded.local_node.clone(),
         nodes: cf.nodes.clone(),
         media: links(&cf.media).0,
         keepalive: cf.keepalive,
@@ -119,6 +65,14 @@ pub fn membership_config(loaded: &Loaded, start: StartState) -> hb_membership::C
         uuid: start.uuid,
         wall_clock_at_start: start.wall_clock_at_start,
         seed: start.seed,
+    }
+}
+
+/// heartbeat's compiled-in timings, with ha.cf's `max_rexmit_delay`.
+pub fn membership_tuning(loaded: &Loaded) -> hb_membership::Tuning {
+    hb_membership::Tuning {
+        max_rexmit_delay: loaded.hacf.max_rexmit_delay,
+        ..hb_membership::Tuning::default()
     }
 }
 

@@ -23,7 +23,7 @@ use crate::loadavg::LoadAvg;
 use crate::paths::DaemonPaths;
 use crate::ratelimit::RateLimit;
 use crate::state::{self, GenerationSource};
-use crate::transport::{Datagram, Transport, TransportError};
+use crate::transport::{Received, Transport, TransportError, MAX_DATAGRAM};
 
 /// Longest we wait for the core to finish a graceful shutdown.
 const MAX_SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
@@ -31,6 +31,8 @@ const MAX_SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 const NOISE_INTERVAL: Duration = Duration::from_secs(10);
 /// What `cl_status rscstatus` says until the resource manager exists.
 const RESOURCES_NONE: &str = "none";
+/// FIFO messages held while the core pauses clients (flow control).
+const MAX_HELD_CLIENT_MESSAGES: usize = 1000;
 
 pub struct RunConfig {
     pub paths: DaemonPaths,
@@ -63,19 +65,13 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> D
     }
 }
 
-/// Everything the loop reacts to besides timers and signals.
+/// What the FIFO and control tasks hand to the loop.
 #[derive(Debug)]
 pub enum Input {
-    Datagram(Datagram),
     Fifo(FifoInput),
     Control(ControlRequest),
 }
 
-impl From<Datagram> for Input {
-    fn from(d: Datagram) -> Self {
-        Input::Datagram(d)
-    }
-}
 impl From<FifoInput> for Input {
     fn from(f: FifoInput) -> Self {
         Input::Fifo(f)
@@ -156,6 +152,23 @@ fn start_state(paths: &DaemonPaths) -> Result<StartState, DaemonError> {
     })
 }
 
+/// Directives this daemon parses but does not act on yet: say so, loudly,
+/// rather than let an operator believe they work.
+fn warn_unsupported(cf: &hb_config::HaCf) {
+    if !cf.ping_nodes.is_empty() {
+        tracing::warn!(
+            count = cf.ping_nodes.len(),
+            "ping/ping_group nodes are not supported by this heartbeat yet: ignored."
+        );
+    }
+    for r in cf.respawn.iter().chain(&cf.failfast) {
+        tracing::warn!(command = %r.command, "respawn/failfast clients are not supported by this heartbeat yet: not starting {}", r.command);
+    }
+    if !cf.stonith.is_empty() || !cf.stonith_host.is_empty() {
+        tracing::warn!("STONITH is not supported by this heartbeat yet: no node will be fenced.");
+    }
+}
+
 async fn recv_signal(s: &mut Option<Signal>) {
     match s {
         Some(s) => {
@@ -179,6 +192,11 @@ struct Shell {
     bad_noise: RateLimit,
     send_noise: RateLimit,
     control_up: bool,
+    /// Our own links were reported up (heartbeat logs them once, when the
+    /// local status becomes up).
+    local_links_logged: bool,
+    /// Client messages waiting for flow control to reopen.
+    held: std::collections::VecDeque<hb_wire::Message>,
     shutdown_deadline: Option<Instant>,
     finished: bool,
 }
@@ -194,6 +212,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
         on_ready,
     } = cfg;
     tracing::info!("heartbeat: version {}", crate::version_string());
+    warn_unsupported(&loaded.hacf);
     prepare_dirs(&paths)?;
     let start = start_state(&paths)?;
 
@@ -201,10 +220,9 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
         tracing::info!("Creating FIFO {}.", paths.fifo.display());
     }
 
-    let (links, link_of) = config::links(&loaded.ha_cf.media);
-    let transport = Transport::open(&loaded.ha_cf.media, &link_of)?;
+    let (links, link_of) = config::links(&loaded.hacf.media);
+    let transport = Transport::open(&loaded.hacf.media, &link_of)?;
     let (tx, mut rx) = mpsc::channel::<Input>(256);
-    transport.spawn_readers(&tx);
     fifo::spawn_reader(&paths.fifo, tx.clone()).map_err(io_err("Cannot open fifo", &paths.fifo))?;
 
     let mut signals = if handle_signals {
@@ -219,10 +237,14 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
     };
 
     let now = Instant::now();
-    let core = Membership::new(config::membership_config(&loaded, start), now);
-    let keepalive = loaded.ha_cf.keepalive;
+    let core = Membership::with_tuning(
+        config::membership_config(&loaded, start),
+        config::membership_tuning(&loaded),
+        now,
+    );
+    let keepalive = loaded.hacf.keepalive;
     let mut shell = Shell {
-        keys: loaded.keys.clone(),
+        keys: loaded.authkeys.clone(),
         loadavg: LoadAvg::open(&paths.loadavg, keepalive.max(Duration::from_secs(1))),
         paths,
         loaded,
@@ -235,6 +257,8 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
         bad_noise: RateLimit::new(NOISE_INTERVAL),
         send_noise: RateLimit::new(NOISE_INTERVAL),
         control_up: false,
+        local_links_logged: false,
+        held: std::collections::VecDeque::new(),
         shutdown_deadline: None,
         finished: false,
     };
@@ -243,6 +267,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
         f();
     }
 
+    let mut buf = vec![0u8; MAX_DATAGRAM];
     tokio::pin!(shutdown);
     let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
     let timer = tokio::time::sleep_until(far());
@@ -262,6 +287,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
             .reset(next.map_or_else(far, tokio::time::Instant::from_std));
         let shutting_down = shell.shutdown_deadline.is_some();
         tokio::select! {
+            r = shell.transport.recv(&mut buf) => shell.handle_datagram(r, buf.get(..r.len).unwrap_or_default()),
             Some(input) = rx.recv() => shell.handle_input(input),
             () = &mut timer => shell.handle_timer(),
             () = recv_signal(&mut signals.0) => shell.begin_shutdown("SIGTERM"),
@@ -298,11 +324,30 @@ impl Shell {
             }
         }
         while let Some(ev) = self.core.poll_event() {
-            crate::events::log_event(&ev, &self.loaded.local, &self.links);
+            crate::events::log_event(&ev, &self.loaded.local_node, &self.links);
             match ev {
                 Event::CommUp => self.open_control_socket(),
                 Event::ShutdownComplete => self.finished = true,
+                Event::NodeStatus { ref node, new, .. }
+                    if !self.local_links_logged
+                        && *node == self.loaded.local_node
+                        && new == hb_membership::NodeStatus::Up =>
+                {
+                    self.local_links_logged = true;
+                    for link in &self.links {
+                        tracing::info!(event = "link", node = %node, "Link {node}:{link} up.");
+                    }
+                }
                 _ => {}
+            }
+        }
+        if !self.held.is_empty() && !self.core.flow_control_paused() {
+            let now = Instant::now();
+            while let Some(msg) = self.held.pop_front() {
+                self.core.send(now, msg);
+                if self.core.flow_control_paused() {
+                    break;
+                }
             }
         }
     }
@@ -332,7 +377,7 @@ impl Shell {
                 "Shutdown did not complete within {} s; exiting anyway.",
                 MAX_SHUTDOWN_WAIT.as_secs()
             );
-            tracing::info!("{} Heartbeat shutdown complete.", self.loaded.local);
+            tracing::info!("{} Heartbeat shutdown complete.", self.loaded.local_node);
             self.finished = true;
             return;
         }
@@ -343,10 +388,17 @@ impl Shell {
     fn handle_input(&mut self, input: Input) {
         let now = Instant::now();
         match input {
-            Input::Datagram(d) => self.handle_datagram(now, d),
             Input::Fifo(FifoInput::Message(msg)) => {
                 tracing::debug!(msg_type = msg.msg_type().unwrap_or(""), "message from FIFO");
-                self.core.send(now, msg);
+                if self.held.is_empty() && !self.core.flow_control_paused() {
+                    self.core.send(now, msg);
+                } else {
+                    if self.held.len() >= MAX_HELD_CLIENT_MESSAGES {
+                        self.held.pop_front();
+                        tracing::warn!("Flow control: dropping the oldest held client message.");
+                    }
+                    self.held.push_back(msg);
+                }
             }
             Input::Fifo(FifoInput::Bad(e)) => {
                 tracing::warn!(error = %e, "Bad message on {}: {e}", self.paths.fifo.display())
@@ -358,21 +410,26 @@ impl Shell {
         }
     }
 
-    fn handle_datagram(&mut self, now: Instant, d: Datagram) {
-        match hb_wire::decode(&d.data, &self.keys) {
+    fn handle_datagram(&mut self, r: Received, data: &[u8]) {
+        // The core ignores our own packets anyway; skip their signature.
+        if self.transport.is_own(&r) {
+            return;
+        }
+        let now = Instant::now();
+        match hb_wire::decode(data, &self.keys) {
             Ok((msg, _format)) => {
-                if let Err(reject) = self.core.handle_message(now, d.link, msg) {
-                    tracing::debug!(from = %d.from, reason = %reject, "packet dropped: {reject}");
+                if let Err(reject) = self.core.handle_message(now, r.link, msg) {
+                    tracing::debug!(from = %r.from, reason = %reject, "packet dropped: {reject}");
                 }
             }
             Err(e @ (DecodeError::Auth(_) | DecodeError::NoAuth)) => {
                 if let Some(n) = self.auth_noise.allow(now) {
-                    log_auth_failure(&d, &e, n);
+                    log_auth_failure(r.from, data, &e, n);
                 }
             }
             Err(e) => {
                 if let Some(n) = self.bad_noise.allow(now) {
-                    tracing::warn!(from = %d.from, error = %e, suppressed = n, "Bad packet from {}: {e}{}", d.from, suppressed(n));
+                    tracing::warn!(from = %r.from, error = %e, suppressed = n, "Bad packet from {}: {e}{}", r.from, suppressed(n));
                 }
             }
         }
@@ -383,21 +440,21 @@ impl Shell {
             Request::Snapshot => Response::Snapshot(control::snapshot_from(
                 &self.core.nodes(),
                 &self.links,
-                &self.loaded.local,
+                &self.loaded.local_node,
                 RESOURCES_NONE,
             )),
             Request::Parameter { name } => Response::Parameter {
                 value: crate::defaults::parameter(
-                    &self.loaded.ha_cf.raw,
+                    &self.loaded.hacf.raw,
                     name,
                     self.debug,
-                    self.loaded.ha_cf.warntime.as_millis(),
+                    self.loaded.hacf.warntime.as_millis(),
                 ),
             },
             // We host no API clients; a peer's clients are unknown to us:
             // heartbeat answers "offline" for a client it does not have.
             Request::ClientStatus { node, .. } => {
-                if self.loaded.ha_cf.nodes.iter().any(|n| n == node) {
+                if self.loaded.hacf.nodes.iter().any(|n| n == node) {
                     Response::ClientStatus {
                         status: "offline".to_owned(),
                     }
@@ -443,7 +500,7 @@ impl Shell {
             }
         }
         match hb_config::load_ha_cf(&self.paths.config.ha_cf) {
-            Ok(cf) if cf == self.loaded.ha_cf => {}
+            Ok(cf) if cf == self.loaded.hacf => {}
             Ok(_) => tracing::warn!(
                 "{} has changed: restart heartbeat to apply it (only authkeys are reread on SIGHUP).",
                 self.paths.config.ha_cf.display()
@@ -474,10 +531,9 @@ fn suppressed(n: u64) -> String {
 /// heartbeat's wording: netstring packets fail in `is_auth_netstring`
 /// ("authtoken does not match", "netstring authentication failed"),
 /// classic ones in `string2msg_ll` ("node [x] failed authentication").
-fn log_auth_failure(d: &Datagram, e: &DecodeError, n: u64) {
-    let from = d.from;
-    if d.data.starts_with(b">>>") {
-        let src = peek_src(&d.data).unwrap_or_else(|| "?".to_owned());
+fn log_auth_failure(from: std::net::SocketAddr, data: &[u8], e: &DecodeError, n: u64) {
+    if data.starts_with(b">>>") {
+        let src = peek_src(data).unwrap_or_else(|| "?".to_owned());
         tracing::warn!(from = %from, node = %src, error = %e, suppressed = n,
             "string2msg_ll: node [{src}] failed authentication{}", suppressed(n));
     } else {

@@ -49,6 +49,17 @@ pub fn describe(ev: &Event, local: &str, media: &[String]) -> LogLine {
                 LinkStatus::Dead => "dead",
             }
         )),
+        // heartbeat says "node node2: is dead" (or nothing, for itself)
+        // instead of a status update to dead.
+        Event::NodeStatus {
+            node,
+            new: NodeStatus::Dead,
+            ..
+        } => LogLine {
+            level: Level::DEBUG,
+            crit: false,
+            text: format!("Status update for node {node}: status dead"),
+        },
         Event::NodeStatus { node, new, .. } if node == local => {
             LogLine::info(format!("Local status now set to: '{}'", new.as_str()))
         }
@@ -82,12 +93,18 @@ pub fn describe(ev: &Event, local: &str, media: &[String]) -> LogLine {
             "node {node} changed its uuid to {}",
             crate::state::uuid_to_string(uuid)
         )),
-        // heartbeat prints the last seq it had and the one that arrived:
-        // "1 lost packet(s) for [node2] [28:30]".
+        // `first..=last` were lost; heartbeat prints the seqs around the gap
+        // (the last one it had, the one that arrived): "1 lost packet(s)
+        // for [node2] [28:30]" when 29 is missing.
         Event::LostPackets { node, first, last } => LogLine::warn(format!(
-            "{} lost packet(s) for [{node}] [{first}:{last}]",
-            last.saturating_sub(*first).saturating_sub(1)
+            "{} lost packet(s) for [{node}] [{}:{}]",
+            last.saturating_sub(*first).saturating_add(1),
+            first.saturating_sub(1),
+            last.saturating_add(1)
         )),
+        Event::PartitionHealed { node } => {
+            LogLine::info(format!("Cluster node {node} returning after partition."))
+        }
         Event::CommUp => LogLine::info("Comm_now_up(): updating status to active".to_owned()),
         Event::Deliver { node, msg } => LogLine {
             level: Level::DEBUG,
@@ -114,7 +131,8 @@ fn event_node(ev: &Event) -> Option<&str> {
         | Event::UuidChanged { node, .. }
         | Event::LostPackets { node, .. }
         | Event::Deliver { node, .. }
-        | Event::PeerShutdown { node } => Some(node),
+        | Event::PeerShutdown { node }
+        | Event::PartitionHealed { node } => Some(node),
         Event::CommUp | Event::ShutdownComplete => None,
     }
 }
@@ -131,6 +149,7 @@ fn event_kind(ev: &Event) -> &'static str {
         Event::CommUp => "comm_up",
         Event::Deliver { .. } => "deliver",
         Event::PeerShutdown { .. } => "peer_shutdown",
+        Event::PartitionHealed { .. } => "partition_healed",
         Event::ShutdownComplete => "shutdown_complete",
     }
 }
@@ -235,10 +254,24 @@ mod tests {
         assert_eq!(
             text(Event::LostPackets {
                 node: "node2".into(),
-                first: 28,
-                last: 30
+                first: 29,
+                last: 29
             }),
             "1 lost packet(s) for [node2] [28:30]"
+        );
+        assert_eq!(
+            text(Event::LostPackets {
+                node: "node2".into(),
+                first: 5,
+                last: 7
+            }),
+            "3 lost packet(s) for [node2] [4:8]"
+        );
+        assert_eq!(
+            text(Event::PartitionHealed {
+                node: "node2".into()
+            }),
+            "Cluster node node2 returning after partition."
         );
     }
 

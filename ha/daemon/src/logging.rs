@@ -12,6 +12,10 @@
 //! The message is the heartbeat text; other fields of the event are kept
 //! structured (they reach any tracing subscriber) and are printed only on
 //! stderr, where a human runs `heartbeat -f` by hand.
+//!
+//! The cores' own diagnostics (targets `hb_membership`, `hb_wire`, …) are not
+//! heartbeat's words and mostly repeat what the daemon logs from the core's
+//! events, so they go to `debugfile` (and stderr) only, with their fields.
 
 use std::ffi::CString;
 use std::fmt::{self, Write as _};
@@ -22,7 +26,7 @@ use std::path::PathBuf;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -174,7 +178,10 @@ where
         let level = level_word(*event.metadata().level(), fields.crit);
         let pid = std::process::id();
         // One line per event: a multi-line message would break parsers.
-        let msg = fields.message.replace('\n', " ");
+        let mut msg = fields.message.replace('\n', " ");
+        if !event.metadata().target().starts_with("heartbeat") {
+            msg.push_str(&fields.rest);
+        }
         match self.style {
             Style::Syslog => writeln!(writer, "{}", format_syslog_message(pid, level, &msg)),
             Style::File => writeln!(
@@ -295,6 +302,18 @@ pub fn parse_facility(name: &str) -> Option<syslog_tracing::Facility> {
     })
 }
 
+/// Crates whose diagnostics stay out of `logfile` and syslog.
+const CORE_TARGETS: &[&str] = &["hb_membership", "hb_wire", "hb_config", "hb_resources"];
+
+/// `max` for our own lines; the cores' lines only if `cores`.
+fn filter(max: LevelFilter, cores: bool) -> Targets {
+    CORE_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(max), |t, c| {
+            t.with_target(*c, if cores { max } else { LevelFilter::OFF })
+        })
+}
+
 /// Install the global subscriber. `entity` is the program name in the lines.
 pub fn init(targets: &LogTargets, entity: &str) -> Result<(), LoggingError> {
     let max = match targets.debug {
@@ -313,13 +332,13 @@ pub fn init(targets: &LogTargets, entity: &str) -> Result<(), LoggingError> {
         tracing_subscriber::fmt::layer()
             .event_format(fmt(Style::File))
             .with_writer(AppendFile { path })
-            .with_filter(LevelFilter::INFO)
+            .with_filter(filter(LevelFilter::INFO, false))
     });
     let debugfile = targets.debugfile.clone().map(|path| {
         tracing_subscriber::fmt::layer()
             .event_format(fmt(Style::File))
             .with_writer(AppendFile { path })
-            .with_filter(max)
+            .with_filter(filter(max, true))
     });
     let syslog = match &targets.facility {
         None => None,
@@ -333,7 +352,7 @@ pub fn init(targets: &LogTargets, entity: &str) -> Result<(), LoggingError> {
                 tracing_subscriber::fmt::layer()
                     .event_format(fmt(Style::Syslog))
                     .with_writer(writer)
-                    .with_filter(max),
+                    .with_filter(filter(max, false)),
             )
         }
     };
@@ -341,7 +360,7 @@ pub fn init(targets: &LogTargets, entity: &str) -> Result<(), LoggingError> {
         tracing_subscriber::fmt::layer()
             .event_format(fmt(Style::Stderr))
             .with_writer(io::stderr)
-            .with_filter(max)
+            .with_filter(filter(max, true))
     });
 
     let subscriber = tracing_subscriber::registry()
@@ -436,13 +455,13 @@ mod tests {
                 tracing_subscriber::fmt::layer()
                     .event_format(fmt(Style::File))
                     .with_writer(AppendFile { path: log.clone() })
-                    .with_filter(LevelFilter::INFO),
+                    .with_filter(filter(LevelFilter::INFO, false)),
             )
             .with(
                 tracing_subscriber::fmt::layer()
                     .event_format(fmt(Style::File))
                     .with_writer(AppendFile { path: dbg.clone() })
-                    .with_filter(LevelFilter::DEBUG),
+                    .with_filter(filter(LevelFilter::DEBUG, true)),
             );
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(
@@ -458,6 +477,7 @@ mod tests {
                 "Late heartbeat: Node node2: interval 4000 ms (> deadtime)"
             );
             tracing::debug!("only in the debug file");
+            tracing::warn!(target: "hb_membership::receive", node = "node2", "node is dead");
         });
         let log = std::fs::read_to_string(log).unwrap();
         let dbg = std::fs::read_to_string(dbg).unwrap();
@@ -476,11 +496,18 @@ mod tests {
             )),
             "{log}"
         );
-        assert_eq!(dbg.lines().count(), 3, "{dbg}");
+        assert_eq!(dbg.lines().count(), 4, "{dbg}");
         assert!(dbg
             .lines()
             .nth(2)
             .unwrap()
             .ends_with("debug: only in the debug file"));
+        assert!(
+            dbg.lines()
+                .nth(3)
+                .unwrap()
+                .ends_with("WARN: node is dead node=\"node2\""),
+            "{dbg}"
+        );
     }
 }

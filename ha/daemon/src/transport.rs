@@ -10,21 +10,22 @@
 //! A `ucast` line naming one of our own addresses is harmless (heartbeat's
 //! sample configs list both nodes in both files): nothing is sent to it.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use hb_config::Medium;
 use hb_membership::MediumId;
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 
 /// `IPTOS_LOWDELAY`, as heartbeat sets on its write sockets.
 const IPTOS_LOWDELAY: u32 = 0x10;
 /// Largest UDP payload.
-const MAX_DATAGRAM: usize = 65_536;
+pub const MAX_DATAGRAM: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -188,24 +189,31 @@ pub fn layout(
     Ok(out)
 }
 
-/// A datagram as received.
-#[derive(Debug)]
-pub struct Datagram {
+/// Where a received datagram came from; the bytes are in the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
     pub link: MediumId,
     pub from: SocketAddr,
-    pub data: Vec<u8>,
+    pub len: usize,
 }
 
 struct LinkSocket {
     link: MediumId,
     iface: String,
-    socket: Arc<UdpSocket>,
+    port: u16,
+    socket: UdpSocket,
 }
 
-/// The open media.
+/// The open media. Receiving polls every socket from the event loop itself
+/// (no task or channel hop, no allocation per datagram): at keepalive 10 ms
+/// that is most of what an idle node does.
 pub struct Transport {
     sockets: Vec<LinkSocket>,
     plans: Vec<Plan>,
+    /// Our IPv4 addresses, to recognise our own broadcasts coming back.
+    local_addrs: Vec<Ipv4Addr>,
+    /// Where the next poll starts, so one busy link cannot starve another.
+    next: Cell<usize>,
 }
 
 fn open_socket(
@@ -266,7 +274,8 @@ impl Transport {
             sockets.push(LinkSocket {
                 link: *link,
                 iface: iface.clone(),
-                socket: Arc::new(socket),
+                port: *port,
+                socket,
             });
         }
         for (m, plan) in media.iter().zip(&lay.plans) {
@@ -275,35 +284,61 @@ impl Transport {
         Ok(Self {
             sockets,
             plans: lay.plans,
+            local_addrs: ifaces
+                .by_name
+                .values()
+                .flat_map(|i| i.addrs.clone())
+                .collect(),
+            next: Cell::new(0),
         })
     }
 
-    /// One reader task per socket, forwarding datagrams into `tx`.
-    pub fn spawn_readers<T: From<Datagram> + Send + 'static>(&self, tx: &mpsc::Sender<T>) {
-        for ls in &self.sockets {
-            let socket = Arc::clone(&ls.socket);
-            let link = ls.link;
-            let iface = ls.iface.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; MAX_DATAGRAM];
-                loop {
-                    match socket.recv_from(&mut buf).await {
-                        Ok((n, from)) => {
-                            let data = buf.get(..n).unwrap_or_default().to_vec();
-                            if tx.send(Datagram { link, from, data }.into()).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            // ICMP errors from a previous send surface here;
-                            // they are not fatal to the link.
-                            tracing::debug!(iface = %iface, error = %e, "receive error");
-                        }
+    /// The next datagram on any medium, into `buf` (cancel-safe).
+    pub async fn recv(&self, buf: &mut [u8]) -> Received {
+        std::future::poll_fn(|cx| self.poll_recv(cx, buf)).await
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Received> {
+        let n = self.sockets.len();
+        let start = self.next.get();
+        for k in 0..n {
+            let i = (start + k) % n;
+            let Some(ls) = self.sockets.get(i) else {
+                continue;
+            };
+            // An ICMP error from an earlier send surfaces as one failed
+            // receive; a few in a row must not make us spin.
+            for _ in 0..8 {
+                let mut rb = ReadBuf::new(buf);
+                match ls.socket.poll_recv_from(cx, &mut rb) {
+                    Poll::Ready(Ok(from)) => {
+                        self.next.set((i + 1) % n);
+                        return Poll::Ready(Received {
+                            link: ls.link,
+                            from,
+                            len: rb.filled().len(),
+                        });
                     }
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(iface = %ls.iface, error = %e, "receive error");
+                    }
+                    Poll::Pending => break,
                 }
-            });
+            }
         }
+        Poll::Pending
+    }
+
+    /// True for our own broadcast or multicast coming back to us: sent from
+    /// one of our addresses and from the port of the socket it arrived on.
+    pub fn is_own(&self, r: &Received) -> bool {
+        let SocketAddr::V4(from) = r.from else {
+            return false;
+        };
+        self.sockets
+            .iter()
+            .any(|ls| ls.link == r.link && ls.port == from.port())
+            && self.local_addrs.contains(from.ip())
     }
 
     /// Send `bytes` on every medium. Returns the failures (interface, error).
@@ -319,7 +354,7 @@ impl Transport {
             // Straight to sendto(2): tokio's try_send_to refuses until the
             // reactor has seen the socket writable, which would drop the
             // first packets after start.
-            let sock = socket2::SockRef::from(ls.socket.as_ref());
+            let sock = socket2::SockRef::from(&ls.socket);
             if let Err(e) = sock.send_to(bytes, &SocketAddr::V4(*dest).into()) {
                 errors.push((ls.iface.clone(), e));
             }
@@ -474,22 +509,30 @@ mod tests {
             sockets: vec![LinkSocket {
                 link: 0,
                 iface: "lo".into(),
-                socket: Arc::new(sock),
+                port,
+                socket: sock,
             }],
             plans: vec![Plan::Send {
                 socket: 0,
                 dest: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
             }],
+            local_addrs: vec![Ipv4Addr::LOCALHOST],
+            next: Cell::new(0),
         };
-        let (tx, mut rx) = mpsc::channel::<Datagram>(4);
-        t.spawn_readers(&tx);
         let errors = t.send_all(b"hello");
         assert!(errors.is_empty(), "{errors:?}");
-        let d = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        let mut buf = [0u8; 64];
+        let r = tokio::time::timeout(std::time::Duration::from_secs(5), t.recv(&mut buf))
             .await
-            .expect("datagram within 5 s")
-            .unwrap();
-        assert_eq!(d.data, b"hello");
-        assert_eq!(d.link, 0);
+            .expect("datagram within 5 s");
+        assert_eq!(&buf[..r.len], b"hello");
+        assert_eq!(r.link, 0);
+        // Sent from our own address and port: our own packet.
+        assert!(t.is_own(&r));
+        let other = Received {
+            from: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 12), port)),
+            ..r
+        };
+        assert!(!t.is_own(&other));
     }
 }
