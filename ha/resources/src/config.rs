@@ -100,7 +100,7 @@ pub struct Config {
 pub enum ConfigProblem {
     #[error("local node {0:?} is not a configured node")]
     LocalNotANode(String),
-    /// heartbeat: "Bad nodename in /etc/ha.d/haresources [x]".
+    /// heartbeat: `Bad nodename in /etc/ha.d/haresources [x]`.
     #[error("Bad nodename in haresources [{node}] (group {key})")]
     BadGroupNode { node: String, key: String },
     #[error("haresources group {index} for node {node} has no resources")]

@@ -3,59 +3,92 @@
 //! Invariant: nothing here reads a clock, opens a socket, touches a file or
 //! spawns a process. Time comes in as `now: Instant`; membership events,
 //! agent results, fence results and local requests come in through the
-//! `handle_*` methods; everything the node must do comes out of
-//! [`ResourceManager::poll_command`] ([`Command::RunAgent`],
-//! [`Command::Send`], [`Command::Fence`], [`Command::ShutdownReady`],
-//! [`Command::Log`]), with the next deadline from
-//! [`ResourceManager::poll_timeout`] (quinn-proto's shape).
+//! `handle_*` methods of [`ResourceManager`]; everything the node must do
+//! comes out of [`ResourceManager::poll_command`] in order
+//! ([`Command::RunAgent`], [`Command::Send`], [`Command::Fence`],
+//! [`Command::ShutdownReady`], [`Command::Log`]), with the next deadline
+//! from [`ResourceManager::poll_timeout`] (quinn-proto's shape).
 //!
-//! What it reproduces from heartbeat (`hb_resource.c`, `ResourceManager`,
-//! `mach_down`, `req_resource`, `rc.d/*`):
+//! # Driving it
+//! * `new(config, now)`; groups are hb-config's [`ResourceGroup`]s as
+//!   `load_haresources` returns them.
+//! * Every `hb_membership::Event` goes to `handle_membership` (the RM needs
+//!   `CommUp`, `NodeStatus`, `NodeDead`, `NodeRestarted`, `PeerShutdown` and
+//!   `Deliver`; the rest is ignored). Our own messages are applied when sent;
+//!   a `Deliver` from the local node is ignored.
+//! * `Command::Send` goes to `Membership::send`; `Command::ShutdownReady`
+//!   means "every group released": call `Membership::shutdown` (it sends
+//!   `shutdone`). Messages local scripts write to the FIFO go through
+//!   `handle_local_message` (sent and applied like our own).
+//! * `Command::RunAgent` runs one resource script action (one at a time);
+//!   its result comes back through `handle_agent_result`. The shell logs the
+//!   lines that need the script path ("Running …", "Return code N from …").
+//! * `Command::Fence { target: Local }`: a stop failed and the resource still
+//!   runs; the shell must make this node hold nothing now (heartbeat:
+//!   `pkill -9 heartbeat; reboot -nf`). `Fence { target: Node(n) }` (only
+//!   with `Config::stonith`): reset `n`, answer `handle_fence_result`.
+//! * `rsc_status()` is `cl_status rscstatus`.
+//!
+//! # What it reproduces (`hb_resource.c`, `ResourceManager`, `mach_down`,
+//! `req_resource`, `rc.d/*`)
 //! * nice_failback boot (`auto_failback on|off`): `starting`, `resource`
-//!   reports with `isstable`, RQSTDELAY (10 s) deadlock breaker;
-//! * the 3-phase standby (`ask_resources` me → other → done → done),
-//!   `hb_takeover`, auto failback as a standby of `foreign`;
-//! * dead peer: `stonith` notice (or a real fence), mach_down takeover and
-//!   `resource rsc_hold=foreign info=mach_down`; peer shutdown (`shutdone`):
-//!   immediate takeover;
-//! * legacy (`auto_failback legacy`): `ip-request` / `ip-request-resp`,
-//!   standby refused with heartbeat's message;
-//! * group semantics: start left→right, each start preceded by a `status`
-//!   probe whose *output* decides; stop right→left; a failed stop retried
-//!   10 times 1 s apart, then `status`, then fence (heartbeat: reboot).
+//!   reports with `isstable`, the RQSTDELAY (10 s) deadlock breaker, alone →
+//!   initdead → mach_down of the silent node;
+//! * the 3-phase standby (`ask_resources` me → other → done → done) with its
+//!   refusals ("Other side is in flux.", "Standby in progress- …"),
+//!   `hb_takeover` (peer goes standby all→all, local→foreign,
+//!   foreign→local), auto failback as a standby of `foreign`;
+//! * a dead peer: `stonith` notice (`n_stnth`/`unneeded`, or a real fence and
+//!   `OK`), mach_down takeover and `resource rsc_hold=foreign info=mach_down`;
+//!   a peer's `shutdone`: immediate takeover; our shutdown: `resource …
+//!   info=shutdown`, every group stopped, then `ShutdownReady`;
+//! * legacy (`auto_failback legacy`): `ip-request` / `ip-request-resp`, no
+//!   RQSTDELAY, standby refused ("Standby mode only implemented when
+//!   nice_failback on"), `rscstatus` stays `none`;
+//! * groups: start left→right, each start preceded by a `status` probe whose
+//!   *output* decides ([`says_running`]); stop right→left; a failed stop is
+//!   retried 10 times 1 s apart, then `status`, then fence.
 //!
-//! Where it deliberately differs (safer or fixes a heartbeat bug):
-//! * A failed start stops the group and then hands its set (`local` or
-//!   `foreign`) to the peer with the standby protocol. heartbeat waits 30 s
-//!   and runs `hb_standby` with a type computed from the failing *resource*
-//!   instead of the group key, which with multi-resource groups leaves the
-//!   group down on both nodes. A group that fails here again before it ever
-//!   started stays stopped (no ping-pong).
-//! * `resource` reports carry what still runs here (the protocol word plus
-//!   the set of every group not yet stopped). heartbeat clears the bits
-//!   before the stops of a standby or shutdown (`rsc_hold=none
-//!   info=shutdown`), so a peer booting meanwhile takes those groups when
-//!   its RQSTDELAY expires while slow or retried stops still run here.
-//!   Same fields, sometimes a larger word than heartbeat would send.
-//! * If a STONITH completes after the peer already rejoined, its groups are
-//!   not taken (the new incarnation negotiates them).
-//! * After a local fence nothing more is sent, so the peer cannot start a
-//!   group whose stop failed here before it declares this node dead.
-//! * With STONITH configured, every dead peer that did not announce a
-//!   graceful stop is fenced. heartbeat skips STONITH when the peer's last
-//!   report said it held nothing, which after a partition right after boot
-//!   lets both sides take everything.
+//! # Where it deliberately differs
+//! Each of these closes a hole found by the interleaving property tests (or
+//! seen in the reference experiments); a real heartbeat peer sees the same
+//! message types and fields.
+//! * **Start failure**: the group is stopped, then its set (`local` or
+//!   `foreign`) is handed to the peer with the standby protocol. heartbeat
+//!   waits 30 s and runs `hb_standby` with a type computed from the failing
+//!   *resource*, which leaves multi-resource groups down everywhere. A group
+//!   that fails here again before it ever started stays stopped.
+//! * **Truthful reports**: `resource` reports carry the protocol word plus
+//!   the set of every group that still runs, may run, or has a take queued
+//!   here; when that shrinks while idle a fresh report is sent. heartbeat
+//!   clears bits before the stops (`rsc_hold=none info=shutdown`), so a peer
+//!   booting meanwhile starts groups that are still being stopped.
+//! * **Orphan repair**: heartbeat only logs "No one owns our local
+//!   resources!"; when a fresh stable report of the peer agrees, we take
+//!   our local groups back (each side only repairs its own set).
+//! * **Standby exchanges** are cancelled when the partner restarts (a
+//!   `starting`), not only when it dies, and a cancelled exchange never
+//!   sends its late `done` (heartbeat's would be read as the `done` of a
+//!   newer exchange). A cancelled auto failback is retried.
+//! * **STONITH** (when configured): every dead peer that did not stop cleanly
+//!   is fenced (heartbeat skips it when the last report said "none", which
+//!   after a partition right after boot gives a split brain); a fence that
+//!   completes after the peer rejoined does not take its groups.
+//! * **Legacy**: a mach_down take is skipped if the node is alive again when
+//!   it runs; a peer counts as present when alive, not only when `active`
+//!   (heartbeat's `upcount`), so a node restarting right after a takeover
+//!   asks instead of starting its groups beside the survivor; unanswered
+//!   `ip-request`s are repeated every RQSTDELAY and after a peer restart.
+//! * After a local fence nothing more is sent, and a node that is shutting
+//!   down takes part in nothing new.
 //! * All resource work of a node runs strictly in order, one agent at a
-//!   time; heartbeat runs some of it in concurrent children.
-//! * Own messages are applied when sent (heartbeat applies the copy it
-//!   receives); `Event::Deliver` from the local node is ignored.
-//! * A `shutdone` from the peer triggers only the mach_down path, not
-//!   heartbeat's additional stale-typed standby acquisition.
-//! * A cancelled auto-failback standby is retried instead of forgotten.
-//! * Agents have time limits (heartbeat has none); a timeout is a failure.
-//!
-//! Groups are hb-config's [`ResourceGroup`]s as `load_haresources` returns
-//! them; resource indices in [`AgentRequest`] index their `resources`.
+//!   time (heartbeat mixes concurrent children and a deferred queue).
+//! * A `shutdone` triggers only the mach_down path, not heartbeat's extra
+//!   standby acquisition computed from stale globals.
+//! * Agents have time limits ([`Timing`]); a timeout is a failure, and a
+//!   timed-out final `status` after failed stops counts as "still running".
+//! * A lone configured node takes its groups at Comm_now_up (heartbeat would
+//!   wait for a report nobody sends).
 
 mod command;
 mod config;

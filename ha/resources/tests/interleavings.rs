@@ -4,44 +4,13 @@
 //! that no group runs on two live nodes. Runs without injected failures
 //! must also end with every group running exactly once.
 
+mod ops;
+mod script;
 mod sim;
 
-use hb_resources::{AutoFailback, Scope};
+use ops::{afb, op};
 use proptest::prelude::*;
-use sim::script::{run, Op, Setup};
-
-fn scope() -> impl Strategy<Value = Scope> {
-    prop_oneof![
-        Just(Scope::All),
-        Just(Scope::Local),
-        Just(Scope::Foreign),
-        Just(Scope::Failback)
-    ]
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    let node = 0usize..2;
-    prop_oneof![
-        3 => node.clone().prop_map(Op::Boot),
-        2 => node.clone().prop_map(Op::Crash),
-        2 => (node.clone(), scope()).prop_map(|(n, s)| Op::Standby(n, s)),
-        2 => (node.clone(), scope()).prop_map(|(n, s)| Op::Takeover(n, s)),
-        1 => node.clone().prop_map(Op::Shutdown),
-        1 => (node.clone(), 0usize..2, 0usize..2).prop_map(|(n, g, r)| Op::FailStart(n, g, r)),
-        1 => (node.clone(), 0usize..2, 0usize..2).prop_map(|(n, g, r)| Op::FailStop(n, g, r)),
-        1 => node.clone().prop_map(Op::Heal),
-        1 => node.prop_map(Op::Isolate),
-        6 => (0u64..15_000).prop_map(Op::Wait),
-    ]
-}
-
-fn afb() -> impl Strategy<Value = AutoFailback> {
-    prop_oneof![
-        Just(AutoFailback::On),
-        Just(AutoFailback::Off),
-        Just(AutoFailback::Legacy)
-    ]
-}
+use script::{run, Setup};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]

@@ -14,8 +14,6 @@
 
 #![allow(dead_code)]
 
-pub mod script;
-
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::{Duration, Instant};

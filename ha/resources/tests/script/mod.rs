@@ -1,24 +1,14 @@
-//! Scripted disturbances for property tests and their reproductions.
+//! Scripted disturbances on the bus simulator, for property tests and
+//! their reproductions.
+
+#![allow(dead_code)]
 
 use std::time::Duration;
 
-use hb_resources::{AutoFailback, LocalRequest, Scope};
+use hb_resources::{AutoFailback, LocalRequest};
 
-use super::{Sim, SimConfig};
-
-#[derive(Clone, Debug)]
-pub enum Op {
-    Boot(usize),
-    Crash(usize),
-    Standby(usize, Scope),
-    Takeover(usize, Scope),
-    Shutdown(usize),
-    FailStart(usize, usize, usize),
-    FailStop(usize, usize, usize),
-    Heal(usize),
-    Isolate(usize),
-    Wait(u64),
-}
+use crate::ops::Op;
+use crate::sim::{Sim, SimConfig};
 
 /// The knobs a property test varies besides the operations.
 #[derive(Clone, Debug)]
