@@ -272,6 +272,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
     let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
     let timer = tokio::time::sleep_until(far());
     tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
 
     loop {
         shell.drain();
@@ -282,14 +283,21 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
             .into_iter()
             .flatten()
             .min();
-        timer
-            .as_mut()
-            .reset(next.map_or_else(far, tokio::time::Instant::from_std));
+        // Re-arming an unchanged timer still costs the time driver a wakeup.
+        if next != armed {
+            armed = next;
+            timer
+                .as_mut()
+                .reset(next.map_or_else(far, tokio::time::Instant::from_std));
+        }
         let shutting_down = shell.shutdown_deadline.is_some();
         tokio::select! {
             r = shell.transport.recv(&mut buf) => shell.handle_datagram(r, buf.get(..r.len).unwrap_or_default()),
             Some(input) = rx.recv() => shell.handle_input(input),
-            () = &mut timer => shell.handle_timer(),
+            () = &mut timer => {
+                armed = None;
+                shell.handle_timer();
+            }
             () = recv_signal(&mut signals.0) => shell.begin_shutdown("SIGTERM"),
             () = recv_signal(&mut signals.1) => shell.begin_shutdown("SIGINT"),
             () = recv_signal(&mut signals.2) => shell.reload(),

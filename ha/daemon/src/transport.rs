@@ -19,8 +19,8 @@ use std::task::{Context, Poll};
 use hb_config::Medium;
 use hb_membership::MediumId;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::ReadBuf;
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 /// `IPTOS_LOWDELAY`, as heartbeat sets on its write sockets.
 const IPTOS_LOWDELAY: u32 = 0x10;
@@ -201,7 +201,18 @@ struct LinkSocket {
     link: MediumId,
     iface: String,
     port: u16,
-    socket: UdpSocket,
+    /// Registered for readability only: with tokio's `UdpSocket` (read and
+    /// write interest, edge-triggered) every send would wake the loop once
+    /// more for the socket turning writable again.
+    socket: AsyncFd<std::net::UdpSocket>,
+}
+
+fn register(std_sock: std::net::UdpSocket) -> io::Result<AsyncFd<std::net::UdpSocket>> {
+    // SAFETY: the `UdpSocket` owns its descriptor, which stays open and the
+    // same until the `AsyncFd` (which owns the socket) is dropped; we never
+    // swap the socket through `get_mut`.
+    unsafe { AsyncFd::register_with_interest(std_sock, Interest::READABLE) }
+        .map_err(io::Error::from)
 }
 
 /// The open media. Receiving polls every socket from the event loop itself
@@ -265,7 +276,7 @@ impl Transport {
         for (i, (iface, port, link)) in lay.sockets.iter().enumerate() {
             let groups = lay.groups.get(i).map_or(&[][..], Vec::as_slice);
             let std_sock = open_socket(iface, *port, ifaces.get(iface), groups)?;
-            let socket = UdpSocket::from_std(std_sock).map_err(|e| TransportError::Socket {
+            let socket = register(std_sock).map_err(|e| TransportError::Socket {
                 iface: iface.clone(),
                 port: *port,
                 what: "tokio registration",
@@ -309,20 +320,28 @@ impl Transport {
             // An ICMP error from an earlier send surfaces as one failed
             // receive; a few in a row must not make us spin.
             for _ in 0..8 {
-                let mut rb = ReadBuf::new(buf);
-                match ls.socket.poll_recv_from(cx, &mut rb) {
-                    Poll::Ready(Ok(from)) => {
+                let mut guard = match ls.socket.poll_read_ready(cx) {
+                    Poll::Ready(Ok(g)) => g,
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(iface = %ls.iface, error = %e, "receive readiness error");
+                        break;
+                    }
+                    Poll::Pending => break,
+                };
+                match guard.try_io(|s| s.get_ref().recv_from(buf)) {
+                    Ok(Ok((len, from))) => {
                         self.next.set((i + 1) % n);
                         return Poll::Ready(Received {
                             link: ls.link,
                             from,
-                            len: rb.filled().len(),
+                            len,
                         });
                     }
-                    Poll::Ready(Err(e)) => {
+                    Ok(Err(e)) => {
                         tracing::debug!(iface = %ls.iface, error = %e, "receive error");
                     }
-                    Poll::Pending => break,
+                    // Drained: readiness is cleared, the next poll re-arms.
+                    Err(_would_block) => {}
                 }
             }
         }
@@ -351,11 +370,9 @@ impl Transport {
             let Some(ls) = self.sockets.get(*socket) else {
                 continue;
             };
-            // Straight to sendto(2): tokio's try_send_to refuses until the
-            // reactor has seen the socket writable, which would drop the
-            // first packets after start.
-            let sock = socket2::SockRef::from(&ls.socket);
-            if let Err(e) = sock.send_to(bytes, &SocketAddr::V4(*dest).into()) {
+            // A plain non-blocking sendto(2); a full send buffer drops this
+            // heartbeat, as it would in heartbeat.
+            if let Err(e) = ls.socket.get_ref().send_to(bytes, SocketAddr::V4(*dest)) {
                 errors.push((ls.iface.clone(), e));
             }
         }
@@ -504,7 +521,7 @@ mod tests {
             }
             Err(e) => panic!("{e}"),
         };
-        let sock = UdpSocket::from_std(std_sock).unwrap();
+        let sock = register(std_sock).unwrap();
         let t = Transport {
             sockets: vec![LinkSocket {
                 link: 0,
