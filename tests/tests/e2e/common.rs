@@ -20,7 +20,8 @@ pub fn boot_deadline(t: &Timing) -> Duration {
 }
 
 /// Watch `a` and `b` for [`STEADY`]: both must keep reporting each other
-/// `active`, and neither ha-log may report lost packets from the other.
+/// `active`, and neither ha-log may report lost packets from the other or
+/// complain about a packet it received.
 pub fn steady_state(c: &Cluster, a: &str, b: &str) -> Result<()> {
     let (na, nb) = (c.node(a), c.node(b));
     hold_for(&format!("{a} and {b} active"), STEADY, SLOW_POLL, || {
@@ -38,6 +39,24 @@ pub fn steady_state(c: &Cluster, a: &str, b: &str) -> Result<()> {
             "{} logged lost packets from {peer} at steady state:\n{}",
             me.name(),
             lost.join("\n")
+        );
+        // What heartbeat logs when it cannot use a peer's packet.
+        let complaints: Vec<String> = [
+            "authtoken does not match",
+            "authentication failed",
+            "should_drop_message",
+            "process_clustermsg",
+            "Dumping message",
+            "flow control disabled",
+        ]
+        .iter()
+        .flat_map(|needle| me.log_lines(needle))
+        .collect();
+        ensure!(
+            complaints.is_empty(),
+            "{} complained about packets at steady state:\n{}",
+            me.name(),
+            complaints.join("\n")
         );
         let late = me.log_lines("Late heartbeat");
         if !late.is_empty() {
