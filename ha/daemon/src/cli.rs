@@ -218,7 +218,31 @@ fn log_targets(loaded: &Loaded, args: &Args, daemonize: bool) -> LogTargets {
     t
 }
 
+/// Close every descriptor but stdin/stdout/stderr, as heartbeat does at
+/// start: an init script's or a shell's open files must not leak into the
+/// daemon (and keep, say, a pipe's writer alive for years).
+fn close_inherited_fds() {
+    // SAFETY: nothing in this process owns a descriptor above 2 yet.
+    if unsafe { libc::close_range(3, libc::c_uint::MAX, 0) } == 0 {
+        return;
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd > 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        // SAFETY: as above; EBADF (the read_dir descriptor) is harmless.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
 fn start(paths: &DaemonPaths, args: &Args) -> i32 {
+    close_inherited_fds();
     let loaded = match crate::config::load(&paths.config) {
         Ok(l) => l,
         Err(e) => {
