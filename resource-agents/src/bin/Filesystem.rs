@@ -1,5 +1,4 @@
-//! Filesystem resource agent: not implemented yet (tracked by the resource-manager issue).
+//! heartbeat resource agent `Filesystem`; see [`resource_agents::filesystem`].
 fn main() -> std::process::ExitCode {
-    eprintln!("Filesystem: not implemented yet in this release");
-    std::process::ExitCode::from(1)
+    resource_agents::cli::main::<resource_agents::filesystem::Filesystem>()
 }

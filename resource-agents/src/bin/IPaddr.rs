@@ -1,5 +1,4 @@
-//! IPaddr resource agent: not implemented yet (tracked by the resource-manager issue).
+//! heartbeat resource agent `IPaddr`; see [`resource_agents::ipaddr`].
 fn main() -> std::process::ExitCode {
-    eprintln!("IPaddr: not implemented yet in this release");
-    std::process::ExitCode::from(1)
+    resource_agents::cli::main::<resource_agents::ipaddr::IpAddr>()
 }

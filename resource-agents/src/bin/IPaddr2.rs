@@ -1,5 +1,4 @@
-//! IPaddr2 resource agent: not implemented yet (tracked by the resource-manager issue).
+//! heartbeat resource agent `IPaddr2`; see [`resource_agents::ipaddr2`].
 fn main() -> std::process::ExitCode {
-    eprintln!("IPaddr2: not implemented yet in this release");
-    std::process::ExitCode::from(1)
+    resource_agents::cli::main::<resource_agents::ipaddr2::IpAddr2>()
 }

@@ -1,5 +1,4 @@
-//! LVSRealServer resource agent: not implemented yet (tracked by the resource-manager issue).
+//! heartbeat resource agent `LVSRealServer`; see [`resource_agents::lvs_real_server`].
 fn main() -> std::process::ExitCode {
-    eprintln!("LVSRealServer: not implemented yet in this release");
-    std::process::ExitCode::from(1)
+    resource_agents::cli::main::<resource_agents::lvs_real_server::LvsRealServer>()
 }

@@ -1,5 +1,4 @@
-//! drbddisk resource agent: not implemented yet (tracked by the resource-manager issue).
+//! heartbeat resource agent `drbddisk`; see [`resource_agents::drbddisk`].
 fn main() -> std::process::ExitCode {
-    eprintln!("drbddisk: not implemented yet in this release");
-    std::process::ExitCode::from(1)
+    resource_agents::drbddisk::main()
 }
