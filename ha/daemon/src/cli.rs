@@ -329,9 +329,17 @@ fn start(paths: &DaemonPaths, args: &Args) -> i32 {
                 let _ = nix::unistd::write(fd.as_fd(), b"ok");
             }
         })),
+        fencer: Box::new(crate::fence::RebootFencer::default()),
     };
     match runtime.block_on(daemon::run(cfg, std::future::pending())) {
-        Ok(()) => LSB_EXIT_OK,
+        Ok(daemon::RunExit::Stopped) => LSB_EXIT_OK,
+        // heartbeat was killed with -9 by its ResourceManager: no cleanup.
+        Ok(daemon::RunExit::Fenced) => std::process::exit(LSB_EXIT_GENERIC),
+        Ok(daemon::RunExit::Restart) => {
+            drop(runtime);
+            drop(_pid_guard);
+            restart_self()
+        }
         Err(e) => {
             tracing::error!("{e}");
             tracing::error!("Heartbeat not started: {e}");
@@ -339,6 +347,27 @@ fn start(paths: &DaemonPaths, args: &Args) -> i32 {
             LSB_EXIT_GENERIC
         }
     }
+}
+
+/// Replace this process with a fresh heartbeat, same command line
+/// (heartbeat's restart after a partition). Returns only on failure.
+fn restart_self() -> i32 {
+    use std::os::unix::process::CommandExt as _;
+    tracing::info!("Restarting heartbeat.");
+    let mut argv = std::env::args_os();
+    let exe = std::env::current_exe()
+        .map(std::ffi::OsString::from)
+        .ok()
+        .or_else(|| argv.next());
+    let Some(exe) = exe else {
+        tracing::error!("Cannot restart heartbeat: no program path.");
+        return LSB_EXIT_GENERIC;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    tracing::error!("Cannot restart heartbeat: {err}");
+    LSB_EXIT_GENERIC
 }
 
 enum Detached {

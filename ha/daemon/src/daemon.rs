@@ -5,6 +5,11 @@
 //! place that touches it. Each turn: drain the core's transmits (encode
 //! once, send on every medium) and events (log, control socket), then wait
 //! for an input, a signal, or the core's next deadline.
+//!
+//! The resource manager ([`crate::resources`]) sits beside the core: it gets
+//! every membership event and every FIFO message, its sends go through the
+//! core, and a graceful stop first releases its groups, then shuts the
+//! membership down (heartbeat's order).
 
 use std::future::Future;
 use std::io;
@@ -12,16 +17,19 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hb_membership::{Event, Membership};
+use hb_resources::LocalRequest;
 use hb_wire::{AuthKeys, DecodeError};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::{self, Loaded, StartState};
 use crate::control::{self, ControlRequest, Request, Response};
+use crate::fence::{AfterFence, Fencer};
 use crate::fifo::{self, FifoInput};
 use crate::loadavg::LoadAvg;
 use crate::paths::DaemonPaths;
 use crate::ratelimit::RateLimit;
+use crate::resources::{AgentDone, Duty, Resources};
 use crate::state::{self, GenerationSource};
 use crate::transport::{Received, Transport, TransportError, MAX_DATAGRAM};
 
@@ -29,8 +37,6 @@ use crate::transport::{Received, Transport, TransportError, MAX_DATAGRAM};
 const MAX_SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 /// One log line per this interval for repeatable network noise.
 const NOISE_INTERVAL: Duration = Duration::from_secs(10);
-/// What `cl_status rscstatus` says until the resource manager exists.
-const RESOURCES_NONE: &str = "none";
 /// FIFO messages held while the core pauses clients (flow control).
 const MAX_HELD_CLIENT_MESSAGES: usize = 1000;
 
@@ -43,6 +49,21 @@ pub struct RunConfig {
     pub handle_signals: bool,
     /// Called once every medium is open and the first packet can go out.
     pub on_ready: Option<Box<dyn FnOnce() + Send>>,
+    /// What a failed resource stop does to this node
+    /// ([`crate::fence::RebootFencer`] in production).
+    pub fencer: Box<dyn Fencer>,
+}
+
+/// How the loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// Graceful shutdown completed.
+    Stopped,
+    /// Shut down to restart (heartbeat after "returning after partition"):
+    /// the caller starts a fresh daemon.
+    Restart,
+    /// The node fenced itself: exit now, without any cleanup.
+    Fenced,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +76,8 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Transport(#[from] TransportError),
+    #[error(transparent)]
+    Resources(#[from] hb_resources::ConfigError),
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> DaemonError + 'a {
@@ -70,6 +93,13 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> D
 pub enum Input {
     Fifo(FifoInput),
     Control(ControlRequest),
+    Agent(AgentDone),
+}
+
+impl From<AgentDone> for Input {
+    fn from(a: AgentDone) -> Self {
+        Input::Agent(a)
+    }
 }
 
 impl From<FifoInput> for Input {
@@ -185,6 +215,8 @@ struct Shell {
     links: Vec<String>,
     debug: u32,
     core: Membership,
+    rsc: Resources<Input>,
+    fencer: Box<dyn Fencer>,
     transport: Transport,
     tx: mpsc::Sender<Input>,
     loadavg: LoadAvg,
@@ -197,19 +229,27 @@ struct Shell {
     local_links_logged: bool,
     /// Client messages waiting for flow control to reopen.
     held: std::collections::VecDeque<hb_wire::Message>,
+    /// Graceful stop, phase 1: the resource manager releases its groups.
+    releasing: bool,
+    /// Phase 2: membership shutdown, bounded.
     shutdown_deadline: Option<Instant>,
     finished: bool,
+    exit: RunExit,
 }
 
 /// Run the daemon until a graceful shutdown completes: on SIGTERM/SIGINT
 /// (with `handle_signals`) or when `shutdown` resolves.
-pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+pub async fn run(
+    cfg: RunConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunExit, DaemonError> {
     let RunConfig {
         paths,
         loaded,
         debug,
         handle_signals,
         on_ready,
+        fencer,
     } = cfg;
     tracing::info!("heartbeat: version {}", crate::version_string());
     warn_unsupported(&loaded.hacf);
@@ -243,7 +283,10 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
         now,
     );
     let keepalive = loaded.hacf.keepalive;
+    let rsc = Resources::new(&loaded, &paths, debug, tx.clone(), now)?;
     let mut shell = Shell {
+        rsc,
+        fencer,
         keys: loaded.authkeys.clone(),
         loadavg: LoadAvg::open(&paths.loadavg, keepalive.max(Duration::from_secs(1))),
         paths,
@@ -259,8 +302,10 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
         control_up: false,
         local_links_logged: false,
         held: std::collections::VecDeque::new(),
+        releasing: false,
         shutdown_deadline: None,
         finished: false,
+        exit: RunExit::Stopped,
     };
     shell.refresh_loadavg(now);
     if let Some(f) = on_ready {
@@ -279,10 +324,14 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
         if shell.finished {
             break;
         }
-        let next = [shell.core.poll_timeout(), shell.shutdown_deadline]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [
+            shell.core.poll_timeout(),
+            shell.rsc.poll_timeout(),
+            shell.shutdown_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         // Re-arming an unchanged timer still costs the time driver a wakeup.
         if next != armed {
             armed = next;
@@ -290,7 +339,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
                 .as_mut()
                 .reset(next.map_or_else(far, tokio::time::Instant::from_std));
         }
-        let shutting_down = shell.shutdown_deadline.is_some();
+        let shutting_down = shell.releasing || shell.shutdown_deadline.is_some();
         tokio::select! {
             r = shell.transport.recv(&mut buf) => shell.handle_datagram(r, buf.get(..r.len).unwrap_or_default()),
             Some(input) = rx.recv() => shell.handle_input(input),
@@ -304,8 +353,10 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<(
             () = &mut shutdown, if !shutting_down => shell.begin_shutdown("request"),
         }
     }
-    shell.cleanup();
-    Ok(())
+    if shell.exit != RunExit::Fenced {
+        shell.cleanup();
+    }
+    Ok(shell.exit)
 }
 
 impl Shell {
@@ -315,9 +366,36 @@ impl Shell {
         }
     }
 
-    /// Send what the core wants sent, log what happened.
+    /// Until both are quiet: send what the core wants sent, log what
+    /// happened, hand events to the resource manager and its duties back.
     fn drain(&mut self) {
+        loop {
+            let mut busy = self.drain_core();
+            let now = Instant::now();
+            while let Some(duty) = self.rsc.poll_duty(now) {
+                busy = true;
+                match duty {
+                    Duty::Send(msg) => self.send_client(now, msg),
+                    Duty::ShutdownReady => self.begin_membership_shutdown(now),
+                    Duty::FenceLocal(reason) => {
+                        if self.fencer.fence_local(&reason) == AfterFence::Die {
+                            self.exit = RunExit::Fenced;
+                            self.finished = true;
+                            return;
+                        }
+                    }
+                }
+            }
+            if !busy || self.finished {
+                return;
+            }
+        }
+    }
+
+    fn drain_core(&mut self) -> bool {
+        let mut busy = false;
         while let Some(t) = self.core.poll_transmit() {
+            busy = true;
             match hb_wire::encode(&t.msg, &self.keys) {
                 Ok(bytes) => {
                     for (iface, e) in self.transport.send_all(&bytes) {
@@ -331,9 +409,31 @@ impl Shell {
                 }
             }
         }
+        let mut events = Vec::new();
         while let Some(ev) = self.core.poll_event() {
+            events.push(ev);
+        }
+        // Membership raises Comm_now_up after declaring the silent nodes
+        // dead at initdead; the resource manager must see the cluster up
+        // first, or its own mach_down report arrives while it is still in
+        // state 0 and the takeover never completes.
+        if let Some(i) = events.iter().position(|e| matches!(e, Event::CommUp)) {
+            let up = events.remove(i);
+            self.rsc.membership(Instant::now(), &up);
+            events.insert(i, up);
+        }
+        for ev in events {
+            busy = true;
             crate::events::log_event(&ev, &self.loaded.local_node, &self.links);
+            if !matches!(ev, Event::CommUp) {
+                self.rsc.membership(Instant::now(), &ev);
+            }
             match ev {
+                Event::PartitionHealed { .. } => {
+                    // heartbeat: give up resources, then restart.
+                    self.exit = RunExit::Restart;
+                    self.begin_shutdown("partition");
+                }
                 Event::CommUp => self.open_control_socket(),
                 Event::ShutdownComplete => self.finished = true,
                 Event::NodeStatus { ref node, new, .. }
@@ -352,11 +452,27 @@ impl Shell {
         if !self.held.is_empty() && !self.core.flow_control_paused() {
             let now = Instant::now();
             while let Some(msg) = self.held.pop_front() {
+                busy = true;
                 self.core.send(now, msg);
                 if self.core.flow_control_paused() {
                     break;
                 }
             }
+        }
+        busy
+    }
+
+    /// A client message (resource manager, FIFO): sent now, or held while
+    /// flow control pauses clients.
+    fn send_client(&mut self, now: Instant, msg: hb_wire::Message) {
+        if self.held.is_empty() && !self.core.flow_control_paused() {
+            self.core.send(now, msg);
+        } else {
+            if self.held.len() >= MAX_HELD_CLIENT_MESSAGES {
+                self.held.pop_front();
+                tracing::warn!("Flow control: dropping the oldest held client message.");
+            }
+            self.held.push_back(msg);
         }
     }
 
@@ -391,6 +507,7 @@ impl Shell {
         }
         self.refresh_loadavg(now);
         self.core.handle_timeout(now);
+        self.rsc.timeout(now);
     }
 
     fn handle_input(&mut self, input: Input) {
@@ -398,16 +515,11 @@ impl Shell {
         match input {
             Input::Fifo(FifoInput::Message(msg)) => {
                 tracing::debug!(msg_type = msg.msg_type().unwrap_or(""), "message from FIFO");
-                if self.held.is_empty() && !self.core.flow_control_paused() {
-                    self.core.send(now, msg);
-                } else {
-                    if self.held.len() >= MAX_HELD_CLIENT_MESSAGES {
-                        self.held.pop_front();
-                        tracing::warn!("Flow control: dropping the oldest held client message.");
-                    }
-                    self.held.push_back(msg);
-                }
+                // Sent through the resource manager, which also applies it
+                // (heartbeat's resource code sees its own ask_resources, …).
+                self.rsc.local_message(now, msg);
             }
+            Input::Agent(done) => self.rsc.agent_done(now, done),
             Input::Fifo(FifoInput::Bad(e)) => {
                 tracing::warn!(error = %e, "Bad message on {}: {e}", self.paths.fifo.display())
             }
@@ -449,7 +561,7 @@ impl Shell {
                 &self.core.nodes(),
                 &self.links,
                 &self.loaded.local_node,
-                RESOURCES_NONE,
+                self.rsc.rsc_status(),
             )),
             Request::Parameter { name } => Response::Parameter {
                 value: crate::defaults::parameter(
@@ -475,8 +587,10 @@ impl Shell {
         }
     }
 
+    /// Phase 1 of a graceful stop: release every group (no time limit:
+    /// agents have their own, and heartbeat waits as long as it takes).
     fn begin_shutdown(&mut self, why: &str) {
-        if self.shutdown_deadline.is_some() {
+        if self.releasing || self.shutdown_deadline.is_some() {
             return;
         }
         tracing::info!(
@@ -484,7 +598,16 @@ impl Shell {
             "Heartbeat shutdown in progress. ({})",
             std::process::id()
         );
-        let now = Instant::now();
+        self.releasing = true;
+        self.rsc.request(Instant::now(), LocalRequest::Shutdown);
+    }
+
+    /// Phase 2: every group is released; say goodbye to the cluster.
+    fn begin_membership_shutdown(&mut self, now: Instant) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        self.releasing = false;
         self.shutdown_deadline = Some(now + MAX_SHUTDOWN_WAIT);
         self.core.shutdown(now);
     }

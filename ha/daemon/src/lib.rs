@@ -11,11 +11,14 @@
 //!   syslog and stderr.
 //! * [`transport`]: UDP media (bcast, mcast, ucast) on tokio sockets.
 //! * [`fifo`]: `/var/lib/heartbeat/fifo`, where scripts write `>>>`…`<<<`.
+//! * [`resources`]: the shell of the resource manager (`hb-resources`);
+//!   [`agent`] runs resource scripts; [`fence`] is the self-fencing seam.
 //! * [`control`]: our local control socket (JSON lines) for `cl_status`.
 //! * [`daemon`]: [`daemon::run`], the event loop.
 //! * [`events`]: the log lines for the core's events.
 //! * [`cl_status`], [`standby`]: the tools.
 
+pub mod agent;
 pub mod cl_status;
 pub mod cli;
 pub mod config;
@@ -23,12 +26,14 @@ pub mod control;
 pub mod daemon;
 pub mod defaults;
 pub mod events;
+pub mod fence;
 pub mod fifo;
 pub mod loadavg;
 pub mod logging;
 pub mod paths;
 pub mod pidfile;
 pub mod ratelimit;
+pub mod resources;
 pub mod standby;
 pub mod state;
 pub mod transport;

@@ -22,6 +22,9 @@ pub struct DaemonPaths {
     pub fifo: PathBuf,
     /// `/proc/loadavg`, sent as `ld` in every packet.
     pub loadavg: PathBuf,
+    /// Where resource scripts are looked up, in order
+    /// (`/etc/ha.d/resource.d`, `/etc/init.d`).
+    pub resource_dirs: Vec<PathBuf>,
 }
 
 impl Default for DaemonPaths {
@@ -48,6 +51,7 @@ impl DaemonPaths {
             hb_generation: state_dir.join("hb_generation"),
             fifo: state_dir.join("fifo"),
             loadavg: PathBuf::from("/proc/loadavg"),
+            resource_dirs: vec![config_dir.join("resource.d"), PathBuf::from("/etc/init.d")],
         }
     }
 }
@@ -70,5 +74,9 @@ mod tests {
         assert_eq!(p.fifo, Path::new("/var/lib/heartbeat/fifo"));
         assert_eq!(p.control_socket, Path::new("/run/heartbeat/rust-api.sock"));
         assert_ne!(p.control_socket, Path::new("/run/heartbeat/register"));
+        assert_eq!(
+            p.resource_dirs,
+            [Path::new("/etc/ha.d/resource.d"), Path::new("/etc/init.d")]
+        );
     }
 }

@@ -1,0 +1,236 @@
+//! The shell around [`hb_resources::ResourceManager`]: builds its config
+//! from ha.cf + haresources, runs the agents it asks for (one at a time, see
+//! [`crate::agent`]), logs its lines, and hands the loop what only the loop
+//! may do (send through membership, begin the membership shutdown, fence).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hb_membership::Event;
+use hb_resources::{
+    Action, AgentOutcome, AgentRequest, AgentResult, Command, Config, ConfigError, FenceTarget,
+    Level, LocalRequest, OpId, ResourceManager, Timing,
+};
+use hb_wire::Message;
+use tokio::sync::mpsc;
+
+use crate::agent::{self, Invocation};
+use crate::paths::DaemonPaths;
+
+/// An agent run finished; goes back to the loop through its channel.
+#[derive(Debug)]
+pub struct AgentDone {
+    pub op: OpId,
+    pub result: AgentResult,
+}
+
+/// What the loop must do for the resource manager.
+#[derive(Debug, PartialEq)]
+pub enum Duty {
+    /// `Membership::send` (subject to flow control).
+    Send(Message),
+    /// Every group is released: start the membership shutdown.
+    ShutdownReady,
+    /// A stop failed and the resource still runs: this node must hold
+    /// nothing, now.
+    FenceLocal(String),
+}
+
+/// The resource manager's config from what `load_all` read.
+pub fn config(loaded: &hb_config::Loaded) -> Config {
+    Config {
+        local: loaded.local_node.clone(),
+        nodes: loaded.hacf.nodes.clone(),
+        groups: loaded.haresources.groups.clone(),
+        auto_failback: loaded.hacf.auto_failback,
+        // STONITH devices are not supported yet (the daemon warns).
+        stonith: false,
+        timing: Timing::default(),
+    }
+}
+
+pub struct Resources<T> {
+    rm: ResourceManager,
+    dirs: Vec<PathBuf>,
+    env: Vec<(String, String)>,
+    stderr_to: Option<PathBuf>,
+    tx: mpsc::Sender<T>,
+}
+
+impl<T: From<AgentDone> + Send + 'static> Resources<T> {
+    pub fn new(
+        loaded: &hb_config::Loaded,
+        paths: &DaemonPaths,
+        debug: u32,
+        tx: mpsc::Sender<T>,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        let config_dir = paths
+            .config
+            .ha_cf
+            .parent()
+            .map_or_else(|| PathBuf::from("/etc/ha.d"), PathBuf::from);
+        Ok(Self {
+            rm: ResourceManager::new(config(loaded), now)?,
+            dirs: paths.resource_dirs.clone(),
+            env: agent::environment(loaded, &config_dir, debug),
+            stderr_to: loaded.hacf.debugfile.clone(),
+            tx,
+        })
+    }
+
+    pub fn membership(&mut self, now: Instant, ev: &Event) {
+        self.rm.handle_membership(now, ev);
+    }
+
+    pub fn agent_done(&mut self, now: Instant, done: AgentDone) {
+        self.rm.handle_agent_result(now, done.op, done.result);
+    }
+
+    pub fn request(&mut self, now: Instant, req: LocalRequest) {
+        self.rm.handle_request(now, req);
+    }
+
+    /// A message a local script wrote to the FIFO.
+    pub fn local_message(&mut self, now: Instant, msg: Message) {
+        self.rm.handle_local_message(now, msg);
+    }
+
+    pub fn timeout(&mut self, now: Instant) {
+        if self.rm.poll_timeout().is_some_and(|t| now >= t) {
+            self.rm.handle_timeout(now);
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.rm.poll_timeout()
+    }
+
+    /// `cl_status rscstatus`.
+    pub fn rsc_status(&self) -> &'static str {
+        self.rm.rsc_status().as_str()
+    }
+
+    /// Next thing for the loop; agents and log lines are handled here.
+    pub fn poll_duty(&mut self, now: Instant) -> Option<Duty> {
+        loop {
+            match self.rm.poll_command()? {
+                Command::Send(m) => return Some(Duty::Send(m)),
+                Command::ShutdownReady => return Some(Duty::ShutdownReady),
+                Command::Fence {
+                    target: FenceTarget::Local,
+                    reason,
+                } => return Some(Duty::FenceLocal(reason)),
+                Command::Fence {
+                    target: FenceTarget::Node(node),
+                    reason,
+                } => {
+                    tracing::error!(node = %node, reason = %reason, "No STONITH device configured: cannot reset {node}.");
+                    self.rm.handle_fence_result(now, &node, false);
+                }
+                Command::Log(l) => log(&l),
+                Command::RunAgent(req) => self.run_agent(now, req),
+            }
+        }
+    }
+
+    fn run_agent(&mut self, now: Instant, req: AgentRequest) {
+        let Some(res) = self
+            .rm
+            .config()
+            .groups
+            .get(req.group)
+            .and_then(|g| g.resources.get(req.resource))
+            .cloned()
+        else {
+            self.rm.handle_agent_result(
+                now,
+                req.op,
+                AgentResult {
+                    outcome: AgentOutcome::SpawnFailed("no such resource".into()),
+                    stdout: String::new(),
+                },
+            );
+            return;
+        };
+        let Some(path) = agent::locate(&self.dirs, &res.script) else {
+            tracing::error!(source = "ResourceManager", script = %res.script, "Cannot locate resource script {}", res.script);
+            self.rm.handle_agent_result(
+                now,
+                req.op,
+                AgentResult {
+                    outcome: AgentOutcome::SpawnFailed(format!(
+                        "Cannot locate resource script {}",
+                        res.script
+                    )),
+                    stdout: String::new(),
+                },
+            );
+            return;
+        };
+        let mut args = res.args.clone();
+        args.push(req.action.as_str().to_owned());
+        if req.action != Action::Status {
+            tracing::info!(
+                source = "ResourceManager",
+                "Running {} {}",
+                path.display(),
+                args.join(" ")
+            );
+        }
+        let inv = Invocation {
+            path,
+            args,
+            env: self.env.clone(),
+            timeout: req.timeout,
+            stderr_to: self.stderr_to.clone(),
+        };
+        let tx = self.tx.clone();
+        let (op, action) = (req.op, req.action);
+        tokio::spawn(async move {
+            let shown = inv.path.display().to_string();
+            let result = agent::run(inv).await;
+            if action != Action::Status {
+                match &result.outcome {
+                    AgentOutcome::Exited(0) => {}
+                    AgentOutcome::Exited(c) => {
+                        tracing::error!(
+                            source = "ResourceManager",
+                            code = c,
+                            "Return code {c} from {shown}"
+                        )
+                    }
+                    AgentOutcome::Signaled(s) => {
+                        tracing::error!(
+                            source = "ResourceManager",
+                            signal = s,
+                            "{shown} killed by signal {s}"
+                        )
+                    }
+                    AgentOutcome::TimedOut => {
+                        tracing::error!(
+                            source = "ResourceManager",
+                            "{shown} {} timed out",
+                            action.as_str()
+                        )
+                    }
+                    AgentOutcome::SpawnFailed(e) => {
+                        tracing::error!(source = "ResourceManager", "Cannot run {shown}: {e}")
+                    }
+                }
+            }
+            let _ = tx.send(AgentDone { op, result }.into()).await;
+        });
+    }
+}
+
+fn log(l: &hb_resources::Log) {
+    let source = l.source.as_str();
+    match l.level {
+        Level::Debug => tracing::debug!(source, "{}", l.text),
+        Level::Info => tracing::info!(source, "{}", l.text),
+        Level::Warn => tracing::warn!(source, "{}", l.text),
+        Level::Error => tracing::error!(source, "{}", l.text),
+        Level::Crit => tracing::error!(source, crit = true, "{}", l.text),
+    }
+}
