@@ -128,6 +128,9 @@ pub struct HaCf {
     pub auto_failback: String,
     /// Extra directives, appended verbatim.
     pub extra: Vec<String>,
+    /// Media lines (`mcast eth0 …`, `ucast eth1 …`) written in place of the
+    /// default `bcast <iface>`; empty keeps the default.
+    pub media: Vec<String>,
 }
 
 impl Default for HaCf {
@@ -137,6 +140,7 @@ impl Default for HaCf {
             udpport: 694,
             auto_failback: "on".into(),
             extra: Vec::new(),
+            media: Vec::new(),
         }
     }
 }
@@ -167,6 +171,13 @@ impl HaCf {
             ("bcast", iface.to_owned()),
             ("auto_failback", self.auto_failback.clone()),
         ] {
+            if k == "bcast" && !self.media.is_empty() {
+                for m in &self.media {
+                    s.push_str(m);
+                    s.push('\n');
+                }
+                continue;
+            }
             s.push_str(&format!("{k} {v}\n"));
         }
         for e in &self.extra {

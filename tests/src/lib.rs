@@ -6,6 +6,8 @@
 //!   start / graceful stop / crash (power-off) / exec / `cl_status` / ha-log.
 //! * [`netns`]: namespaces, the bridge LAN, sockets inside a namespace.
 //! * [`udp`]: capture, replay and re-signed forgeries of heartbeat datagrams.
+//! * [`media`]: a second LAN (`eth1`), capture on a switch port (sees
+//!   unicast), random loss of a peer's packets inside a node.
 //! * [`fakepeer`]: an hb-wire stand-in node (harness/codec validation only).
 //! * [`wait`]: polling with deadlines (the only way tests wait).
 //! * [`env`]: binary locations and the SKIP / `HA_E2E_REQUIRED` gating.
@@ -21,6 +23,7 @@ pub mod cmd;
 pub mod conf;
 pub mod env;
 pub mod fakepeer;
+pub mod media;
 pub mod names;
 pub mod netns;
 pub mod node;
