@@ -30,19 +30,28 @@ mod tests {
     #[test]
     fn lowest_free_number() {
         assert_eq!(next_free("eth0", []).as_deref(), Some("eth0:0"));
-        assert_eq!(next_free("eth0", ["eth0", "eth0:0"]).as_deref(), Some("eth0:1"));
+        assert_eq!(
+            next_free("eth0", ["eth0", "eth0:0"]).as_deref(),
+            Some("eth0:1")
+        );
         assert_eq!(next_free("eth0", ["eth0:1"]).as_deref(), Some("eth0:0"));
         assert_eq!(
             next_free("eth0", ["eth0:0", "eth0:1", "eth0:x", "eth1:2"]).as_deref(),
             Some("eth0:2")
         );
         // Another interface's aliases don't count; a prefix of the name doesn't either.
-        assert_eq!(next_free("eth", ["eth0:0", "eth:1"]).as_deref(), Some("eth:0"));
+        assert_eq!(
+            next_free("eth", ["eth0:0", "eth:1"]).as_deref(),
+            Some("eth:0")
+        );
     }
 
     #[test]
     fn label_must_fit_ifnamsiz() {
-        assert_eq!(next_free("abcdefghijklm", []).as_deref(), Some("abcdefghijklm:0"));
+        assert_eq!(
+            next_free("abcdefghijklm", []).as_deref(),
+            Some("abcdefghijklm:0")
+        );
         assert_eq!(next_free("abcdefghijklmn", []), None);
     }
 

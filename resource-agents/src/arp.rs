@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use pnet_datalink::MacAddr;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperation, ArpOperations, MutableArpPacket};
 use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
-use pnet_datalink::MacAddr;
 
 use crate::netlink::Netlink;
 use crate::ocf::RaError;
@@ -69,10 +69,7 @@ pub fn frame(op: ArpOperation, mac: [u8; 6], ip: Ipv4Addr) -> [u8; FRAME_LEN] {
         eth.set_source(own);
         eth.set_ethertype(EtherTypes::Arp);
     }
-    if let Some(mut arp) = buf
-        .get_mut(14..)
-        .and_then(MutableArpPacket::new)
-    {
+    if let Some(mut arp) = buf.get_mut(14..).and_then(MutableArpPacket::new) {
         arp.set_hardware_type(ArpHardwareTypes::Ethernet);
         arp.set_protocol_type(EtherTypes::Ipv4);
         arp.set_hw_addr_len(6);
@@ -115,7 +112,9 @@ pub fn send_burst(ifname: &str, ip: Ipv4Addr, burst: Burst) -> Result<(), ArpErr
         .into_iter()
         .find(|l| l.name == ifname)
         .ok_or_else(|| ArpError::NoInterface(ifname.to_string()))?;
-    let mac = link.mac.ok_or_else(|| ArpError::NoMac(ifname.to_string()))?;
+    let mac = link
+        .mac
+        .ok_or_else(|| ArpError::NoMac(ifname.to_string()))?;
     let iface = pnet_datalink::NetworkInterface {
         name: link.name.clone(),
         description: String::new(),
@@ -130,11 +129,7 @@ pub fn send_burst(ifname: &str, ip: Ipv4Addr, burst: Burst) -> Result<(), ArpErr
     };
     let mut tx = match pnet_datalink::channel(&iface, pnet_datalink::Config::default()) {
         Ok(pnet_datalink::Channel::Ethernet(tx, _rx)) => tx,
-        Ok(_) => {
-            return Err(socket_err(std::io::Error::other(
-                "not an Ethernet channel",
-            )))
-        }
+        Ok(_) => return Err(socket_err(std::io::Error::other("not an Ethernet channel"))),
         Err(e) => return Err(socket_err(e)),
     };
     let request = frame(ArpOperations::Request, mac, ip);
@@ -245,8 +240,8 @@ fn pidfile_name(ip: Ipv4Addr) -> String {
 
 /// Start the burst in a detached child and record it; returns at once.
 pub fn spawn(state: &StateDir, ifname: &str, ip: Ipv4Addr, burst: Burst) -> Result<(), RaError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| RaError::from_io("cannot find own executable", &e))?;
+    let exe =
+        std::env::current_exe().map_err(|e| RaError::from_io("cannot find own executable", &e))?;
     let pidfile = state.file(&pidfile_name(ip))?;
     // A burst still running from an earlier start would interleave with ours.
     stop(state, ip)?;
@@ -280,14 +275,19 @@ pub fn stop(state: &StateDir, ip: Ipv4Addr) -> Result<(), RaError> {
         if is_our_sender(pid, ip) {
             match kill(Pid::from_raw(pid), Signal::SIGTERM) {
                 Ok(()) => tracing::info!(%ip, pid, "killed previously running send_arp"),
-                Err(e) => tracing::warn!(%ip, pid, error = %e, "Could not kill previously running send_arp"),
+                Err(e) => {
+                    tracing::warn!(%ip, pid, error = %e, "Could not kill previously running send_arp")
+                }
             }
         }
     }
     match fs::remove_file(&pidfile) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(RaError::from_io(format!("remove {}", pidfile.display()), &e)),
+        Err(e) => Err(RaError::from_io(
+            format!("remove {}", pidfile.display()),
+            &e,
+        )),
     }
 }
 
@@ -350,7 +350,10 @@ mod tests {
             0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x9e, 0x80, 0x2e, 0xb5, 0xb2, 0x08,
             0xc0, 0x00, 0x02, 0x34, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x02, 0x34,
         ];
-        assert_eq!(frame(ArpOperations::Request, MAC, "192.0.2.52".parse().unwrap()), want);
+        assert_eq!(
+            frame(ArpOperations::Request, MAC, "192.0.2.52".parse().unwrap()),
+            want
+        );
     }
 
     #[test]

@@ -86,17 +86,23 @@ pub fn run<A: Agent>(args: &[String]) -> u8 {
     }
     let span = tracing::info_span!("agent", name = A::NAME, args = %rest.join(" "));
     let _enter = span.enter();
-    let result = A::from_args(rest).and_then(|agent| match action {
-        Action::Start => agent.start().map(|()| None),
-        Action::Stop => agent.stop().map(|()| None),
-        Action::Status | Action::Monitor => agent.status().map(Some),
-        Action::Usage => Ok(None),
-    });
+    let result = match A::from_args(rest) {
+        Ok(agent) => match action {
+            Action::Start => agent.start().map(|()| None),
+            Action::Stop => agent.stop().map(|()| None),
+            Action::Status | Action::Monitor => agent.status().map(Some),
+            Action::Usage => Ok(None),
+        },
+        Err(e) => {
+            // A wrong number of arguments gets the usage line, as the wrappers do.
+            if e.rc == crate::ocf::Rc::Args {
+                println!("{usage}");
+            }
+            Err(e)
+        }
+    };
     if let Err(e) = &result {
         tracing::error!("{e}");
-        if e.rc == crate::ocf::Rc::Args {
-            println!("{usage}");
-        }
     }
     let (code, words) = outcome(action, &result);
     println!("{words}");

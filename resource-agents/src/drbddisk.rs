@@ -62,7 +62,9 @@ impl Drbdadm for Exec {
     fn run(&mut self, args: &[&str]) -> std::io::Result<(bool, String)> {
         // stdout is captured only for `role`/`sh-*`; primary/secondary output
         // goes to the caller as the real script lets it.
-        let capture = args.first().is_some_and(|a| *a == "role" || a.starts_with("sh-"));
+        let capture = args
+            .first()
+            .is_some_and(|a| *a == "role" || a.starts_with("sh-"));
         let mut cmd = Command::new(&self.path);
         cmd.args(args).stdin(Stdio::null());
         if capture {
@@ -90,7 +92,9 @@ pub fn retry(
         match adm.run(&[verb, res]) {
             Ok((true, _)) => return true,
             Ok((false, _)) => tracing::warn!(attempt, tries, "drbdadm {verb} {res} failed"),
-            Err(e) => tracing::error!(attempt, tries, error = %e, "cannot run drbdadm {verb} {res}"),
+            Err(e) => {
+                tracing::error!(attempt, tries, error = %e, "cannot run drbdadm {verb} {res}")
+            }
         }
         if attempt < tries {
             pause();
@@ -113,7 +117,9 @@ pub fn role_from_proc_drbd(text: &str, minor: u32) -> Option<String> {
     let want = format!("{minor}:");
     let line = text.lines().find(|l| {
         let t = l.trim_start();
-        t.starts_with(&want) && t.get(want.len()..).is_some_and(|r| r.trim_start().starts_with("cs:"))
+        t.starts_with(&want)
+            && t.get(want.len()..)
+                .is_some_and(|r| r.trim_start().starts_with("cs:"))
     })?;
     // As the script: replace ':' by ' ' and take the 5th field's part before '/'.
     let fields: Vec<String> = line
@@ -135,11 +141,15 @@ fn role_from_proc(adm: &mut dyn Drbdadm, res: &str) -> String {
         .run(&["sh-dev", res])
         .map(|(_, out)| out)
         .unwrap_or_default();
-    let m = dev.trim().strip_prefix("/dev/drbd").and_then(minor).or_else(|| {
-        adm.run(&["sh-minor", res])
-            .ok()
-            .and_then(|(_, out)| minor(&out))
-    });
+    let m = dev
+        .trim()
+        .strip_prefix("/dev/drbd")
+        .and_then(minor)
+        .or_else(|| {
+            adm.run(&["sh-minor", res])
+                .ok()
+                .and_then(|(_, out)| minor(&out))
+        });
     match m {
         None => "Unknown".into(),
         Some(m) => role_from_proc_drbd(&text, m)
@@ -150,7 +160,10 @@ fn role_from_proc(adm: &mut dyn Drbdadm, res: &str) -> String {
 
 /// Status words and exit code for `res`.
 pub fn status(adm: &mut dyn Drbdadm, res: &str, ocf: bool) -> (String, u8) {
-    let st = adm.run(&["role", res]).map(|(_, out)| out).unwrap_or_default();
+    let st = adm
+        .run(&["role", res])
+        .map(|(_, out)| out)
+        .unwrap_or_default();
     let mut role = local_role(&st).to_string();
     if !matches!(role.as_str(), "Primary" | "Secondary" | "Unconfigured") {
         role = role_from_proc(adm, res);
@@ -255,7 +268,10 @@ mod tests {
     fn start_retries_six_times_with_five_pauses() {
         let mut adm = fake(&[(false, ""); 6]);
         let mut pauses = 0;
-        assert_eq!(run(&args(&["r0", "start"]), &mut adm, &mut || pauses += 1), 1);
+        assert_eq!(
+            run(&args(&["r0", "start"]), &mut adm, &mut || pauses += 1),
+            1
+        );
         assert_eq!(adm.calls, vec!["primary r0"; 6]);
         assert_eq!(pauses, 5);
     }
@@ -264,7 +280,10 @@ mod tests {
     fn start_stops_retrying_on_success() {
         let mut adm = fake(&[(false, ""), (false, ""), (true, "")]);
         let mut pauses = 0;
-        assert_eq!(run(&args(&["r0", "start"]), &mut adm, &mut || pauses += 1), 0);
+        assert_eq!(
+            run(&args(&["r0", "start"]), &mut adm, &mut || pauses += 1),
+            0
+        );
         assert_eq!(adm.calls.len(), 3);
         assert_eq!(pauses, 2);
     }
@@ -281,11 +300,20 @@ mod tests {
     #[test]
     fn status_words_and_codes() {
         let mut adm = fake(&[(true, "Primary/Secondary\n")]);
-        assert_eq!(status(&mut adm, "r0", false), ("running (Primary)".into(), 0));
+        assert_eq!(
+            status(&mut adm, "r0", false),
+            ("running (Primary)".into(), 0)
+        );
         let mut adm = fake(&[(true, "Secondary\n")]);
-        assert_eq!(status(&mut adm, "r0", false), ("stopped (Secondary)".into(), 3));
+        assert_eq!(
+            status(&mut adm, "r0", false),
+            ("stopped (Secondary)".into(), 3)
+        );
         let mut adm = fake(&[(true, "Secondary/Primary\n")]);
-        assert_eq!(status(&mut adm, "r0", true), ("stopped (Secondary)".into(), 7));
+        assert_eq!(
+            status(&mut adm, "r0", true),
+            ("stopped (Secondary)".into(), 7)
+        );
         let mut adm = fake(&[(true, "Unconfigured\n")]);
         assert_eq!(status(&mut adm, "r0", false).1, 3);
     }
@@ -306,8 +334,14 @@ mod tests {
         assert_eq!(local_role("Primary\n"), "Primary");
         assert_eq!(local_role(""), "");
         let proc_drbd = "version: 8.4.11\n 0: cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate C r-----\n 1: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n";
-        assert_eq!(role_from_proc_drbd(proc_drbd, 1).as_deref(), Some("Primary"));
-        assert_eq!(role_from_proc_drbd(proc_drbd, 0).as_deref(), Some("Secondary"));
+        assert_eq!(
+            role_from_proc_drbd(proc_drbd, 1).as_deref(),
+            Some("Primary")
+        );
+        assert_eq!(
+            role_from_proc_drbd(proc_drbd, 0).as_deref(),
+            Some("Secondary")
+        );
         assert_eq!(role_from_proc_drbd(proc_drbd, 2), None);
     }
 }

@@ -17,9 +17,10 @@
 //!   `fuser -km`. `OCF_RESKEY_force_unmount=false` disables the killing.
 
 use std::fs;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -34,15 +35,52 @@ use crate::ocf::{RaError, State};
 
 /// Types that are not on a local block device.
 const NOT_BLOCK: &[&str] = &[
-    "nfs4", "nfs", "efs", "smbfs", "cifs", "none", "glusterfs", "ceph", "tmpfs", "overlay",
-    "overlayfs", "rozofs", "zfs", "cvfs", "lustre",
+    "nfs4",
+    "nfs",
+    "efs",
+    "smbfs",
+    "cifs",
+    "none",
+    "glusterfs",
+    "ceph",
+    "tmpfs",
+    "overlay",
+    "overlayfs",
+    "rozofs",
+    "zfs",
+    "cvfs",
+    "lustre",
 ];
 
 /// Types the real agent never fscks in `auto` mode (journaled or not local).
 const NO_FSCK: &[&str] = &[
-    "ext4", "ext4dev", "ext3", "reiserfs", "reiser4", "nss", "xfs", "jfs", "vfat", "fat", "nfs4",
-    "nfs", "efs", "cifs", "smbfs", "ocfs2", "gfs2", "none", "lustre", "glusterfs", "ceph", "tmpfs",
-    "overlay", "overlayfs", "rozofs", "zfs", "cvfs",
+    "ext4",
+    "ext4dev",
+    "ext3",
+    "reiserfs",
+    "reiser4",
+    "nss",
+    "xfs",
+    "jfs",
+    "vfat",
+    "fat",
+    "nfs4",
+    "nfs",
+    "efs",
+    "cifs",
+    "smbfs",
+    "ocfs2",
+    "gfs2",
+    "none",
+    "lustre",
+    "glusterfs",
+    "ceph",
+    "tmpfs",
+    "overlay",
+    "overlayfs",
+    "rozofs",
+    "zfs",
+    "cvfs",
 ];
 
 /// Types where a forced unmount (MNT_FORCE) can help a hung server.
@@ -51,6 +89,14 @@ const NETWORK: &[&str] = &["nfs4", "nfs", "efs", "cifs", "smbfs"];
 /// Unmount attempts per signal and the pause between them.
 const TRIES_PER_SIGNAL: u32 = 3;
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// A child's chatter belongs in the log (stderr), not in the words on stdout.
+fn stdout_to_stderr() -> Stdio {
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Device {
@@ -206,6 +252,7 @@ impl Filesystem {
         tracing::info!("Starting filesystem check on {dev}");
         let status = Command::new("fsck")
             .args(["-t", fstype, "-p", dev])
+            .stdout(stdout_to_stderr())
             .status()
             .map_err(|e| RaError::not_installed(format!("cannot run fsck: {e}")))?;
         // fsck: 1 = errors corrected, 2 = reboot advised, ≥ 4 = left uncorrected.
@@ -234,7 +281,8 @@ impl Filesystem {
         };
         if let Some(helper) = fstype.filter(|t| *t != "none").and_then(Self::mount_helper) {
             let mut cmd = Command::new(&helper);
-            cmd.args([dev, self.mountpoint.as_str()]);
+            cmd.args([dev, self.mountpoint.as_str()])
+                .stdout(stdout_to_stderr());
             if !self.options.is_empty() {
                 cmd.args(["-o", self.options.as_str()]);
             }
@@ -250,8 +298,14 @@ impl Filesystem {
         if opts.is_bind() {
             // A bind mount ignores other flags; they need a remount.
             let bind = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-            mount(Some(dev), self.mountpoint.as_str(), None::<&str>, bind, None::<&str>)
-                .map_err(|e| fail(e.to_string()))?;
+            mount(
+                Some(dev),
+                self.mountpoint.as_str(),
+                None::<&str>,
+                bind,
+                None::<&str>,
+            )
+            .map_err(|e| fail(e.to_string()))?;
             let rest = opts.flags - bind;
             if !rest.is_empty() {
                 mount(
@@ -266,8 +320,14 @@ impl Filesystem {
             return Ok(());
         }
         let fstype = fstype.filter(|t| *t != "none");
-        mount(Some(dev), self.mountpoint.as_str(), fstype, opts.flags, data)
-            .map_err(|e| fail(e.to_string()))
+        mount(
+            Some(dev),
+            self.mountpoint.as_str(),
+            fstype,
+            opts.flags,
+            data,
+        )
+        .map_err(|e| fail(e.to_string()))
     }
 
     fn mounted_at<'a>(table: &'a [Mount], dir: &str) -> Option<&'a Mount> {
@@ -297,12 +357,16 @@ impl Filesystem {
                             tracing::info!("No processes on {dir} were signalled");
                         }
                     }
-                    _ => tracing::info!("No processes on {dir} were signalled. force_unmount is off"),
+                    _ => {
+                        tracing::info!("No processes on {dir} were signalled. force_unmount is off")
+                    }
                 }
                 std::thread::sleep(RETRY_PAUSE);
             }
         }
-        Err(RaError::generic(format!("Couldn't unmount {dir}, giving up!")))
+        Err(RaError::generic(format!(
+            "Couldn't unmount {dir}, giving up!"
+        )))
     }
 }
 
@@ -419,14 +483,14 @@ impl Agent for Filesystem {
         let Some(this) = Self::mounted_at(&table, &canonical) else {
             return Ok(());
         };
-        let bind_or_network = self.options.split(',').any(|o| o == "bind" || o == "rbind");
+        let is_bind = self.options.split(',').any(|o| o == "bind" || o == "rbind");
         let mut order: Vec<String> = mounts::submounts(&table, &canonical)
             .into_iter()
             .map(|m| m.mountpoint.clone())
             .collect();
         // Other mounts of the same block device (bind mounts of it) would keep
         // the device busy for whoever takes it over.
-        if !bind_or_network && this.device.starts_with("/dev/") {
+        if !is_bind && this.device.starts_with("/dev/") {
             let mut binds: Vec<String> = table
                 .iter()
                 .filter(|m| m.device == this.device && m.mountpoint != canonical)
@@ -457,14 +521,35 @@ mod tests {
 
     #[test]
     fn device_forms() {
-        assert_eq!(Device::parse("/dev/sdb1").unwrap(), Device::Path("/dev/sdb1".into()));
-        assert_eq!(Device::parse("-Ldata1").unwrap(), Device::Label("data1".into()));
-        assert_eq!(Device::parse("-L data1").unwrap(), Device::Label("data1".into()));
-        assert_eq!(Device::parse("-Uabcd-1234").unwrap(), Device::Uuid("abcd-1234".into()));
-        assert_eq!(Device::parse("UUID=abcd").unwrap(), Device::Uuid("abcd".into()));
-        assert_eq!(Device::parse("LABEL=x y").unwrap(), Device::Label("x y".into()));
+        assert_eq!(
+            Device::parse("/dev/sdb1").unwrap(),
+            Device::Path("/dev/sdb1".into())
+        );
+        assert_eq!(
+            Device::parse("-Ldata1").unwrap(),
+            Device::Label("data1".into())
+        );
+        assert_eq!(
+            Device::parse("-L data1").unwrap(),
+            Device::Label("data1".into())
+        );
+        assert_eq!(
+            Device::parse("-Uabcd-1234").unwrap(),
+            Device::Uuid("abcd-1234".into())
+        );
+        assert_eq!(
+            Device::parse("UUID=abcd").unwrap(),
+            Device::Uuid("abcd".into())
+        );
+        assert_eq!(
+            Device::parse("LABEL=x y").unwrap(),
+            Device::Label("x y".into())
+        );
         assert_eq!(Device::parse("--uuid=u").unwrap(), Device::Uuid("u".into()));
-        assert_eq!(Device::parse("--label l").unwrap(), Device::Label("l".into()));
+        assert_eq!(
+            Device::parse("--label l").unwrap(),
+            Device::Label("l".into())
+        );
         assert_eq!(
             Device::parse("server:/export").unwrap(),
             Device::Path("server:/export".into())
@@ -501,11 +586,15 @@ mod tests {
             crate::ocf::Rc::Args
         );
         assert_eq!(
-            Filesystem::from_args(&args(&["/dev/x", "rel/dir", "ext4"])).unwrap_err().rc,
+            Filesystem::from_args(&args(&["/dev/x", "rel/dir", "ext4"]))
+                .unwrap_err()
+                .rc,
             crate::ocf::Rc::NotConfigured
         );
         assert_eq!(
-            Filesystem::from_args(&args(&["/dev/x", "/d", "ext4", "loop"])).unwrap_err().rc,
+            Filesystem::from_args(&args(&["/dev/x", "/d", "ext4", "loop"]))
+                .unwrap_err()
+                .rc,
             crate::ocf::Rc::NotConfigured
         );
         let f = Filesystem::from_args(&args(&["-Ldata", "/d/", "ext3", "ro,noatime"])).unwrap();

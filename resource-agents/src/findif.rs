@@ -78,8 +78,8 @@ pub fn findif(
     let (link, prefix) = match (wanted, prefix) {
         (Some(link), Some(p)) => (link, p),
         _ => {
-            let route = best_route(t, ip, wanted.map(|l| l.index), prefix)
-                .ok_or(FindIfError::NoRoute)?;
+            let route =
+                best_route(t, ip, wanted.map(|l| l.index), prefix).ok_or(FindIfError::NoRoute)?;
             let oif = route.oif.ok_or(FindIfError::NoRoute)?;
             let link = t.link_by_index(oif).ok_or(FindIfError::NoRoute)?;
             (link, prefix.unwrap_or(route.prefix))
@@ -220,22 +220,40 @@ mod tests {
     #[test]
     fn default_route_alone_is_not_enough() {
         assert_eq!(
-            findif(&tables(), ip("198.51.100.7"), None, None, Broadcast::Default),
+            findif(
+                &tables(),
+                ip("198.51.100.7"),
+                None,
+                None,
+                Broadcast::Default
+            ),
             Err(FindIfError::NoRoute)
         );
     }
 
     #[test]
     fn nic_and_prefix_given_need_no_route() {
-        let got = findif(&tables(), ip("198.51.100.7"), Some("eth1"), Some(25), Broadcast::None)
-            .unwrap();
+        let got = findif(
+            &tables(),
+            ip("198.51.100.7"),
+            Some("eth1"),
+            Some(25),
+            Broadcast::None,
+        )
+        .unwrap();
         assert_eq!((got.ifindex, got.prefix, got.broadcast), (3, 25, None));
     }
 
     #[test]
     fn unknown_nic_is_a_configuration_error() {
-        let e = findif(&tables(), ip("192.0.2.5"), Some("eth9"), Some(24), Broadcast::Default)
-            .unwrap_err();
+        let e = findif(
+            &tables(),
+            ip("192.0.2.5"),
+            Some("eth9"),
+            Some(24),
+            Broadcast::Default,
+        )
+        .unwrap_err();
         assert_eq!(e, FindIfError::NoSuchInterface("eth9".into()));
         assert_eq!(RaError::from(e).rc, crate::ocf::Rc::NotConfigured);
     }

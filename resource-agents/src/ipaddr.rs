@@ -12,7 +12,7 @@ use crate::arp::{self, BurstEnv};
 use crate::cli::Agent;
 use crate::findif::{findif, NicInfo, Tables};
 use crate::ipspec::IpSpec;
-use crate::netlink::{Addr4, NewAddr4, Netlink};
+use crate::netlink::{Addr4, Netlink, NewAddr4};
 use crate::ocf::{RaError, State};
 use crate::state::StateDir;
 
@@ -105,7 +105,8 @@ impl Agent for IpAddr {
                 "ifconfig {label} {} netmask {} broadcast {}",
                 self.spec.ip,
                 std::net::Ipv4Addr::from(crate::ipspec::netmask_bits(info.prefix)),
-                info.broadcast.map_or_else(|| "-".to_string(), |b| b.to_string())
+                info.broadcast
+                    .map_or_else(|| "-".to_string(), |b| b.to_string())
             );
             nl.add_address(&NewAddr4 {
                 ifindex: info.ifindex,

@@ -19,7 +19,7 @@ use crate::arp::{self, BurstEnv};
 use crate::cli::Agent;
 use crate::findif::{findif, NicInfo, Tables};
 use crate::ipspec::{validate_ifname, IpSpec};
-use crate::netlink::{NewAddr4, Netlink};
+use crate::netlink::{Netlink, NewAddr4};
 use crate::ocf::{RaError, State};
 use crate::state::StateDir;
 
@@ -99,9 +99,15 @@ impl IpAddr2 {
         )?)
     }
 
-    fn served(&self, t: &Tables, info: &NicInfo) -> bool {
+    /// The prefix on the NIC that serves the address, if any. Without a
+    /// configured prefix any prefix counts: the route findif derives it from
+    /// can change (another address adds a longer one), and a stop must still
+    /// find the address it added.
+    fn served(&self, t: &Tables, info: &NicInfo) -> Option<u8> {
         t.addrs_with_ip(self.spec.ip)
-            .any(|a| a.ifindex == info.ifindex && a.prefix == info.prefix)
+            .filter(|a| a.ifindex == info.ifindex)
+            .find(|a| self.spec.prefix.is_none() || a.prefix == info.prefix)
+            .map(|a| a.prefix)
     }
 
     fn saved_loopback_file(&self) -> Result<std::path::PathBuf, RaError> {
@@ -112,8 +118,7 @@ impl IpAddr2 {
     fn remove_conflicting_loopback(&self, nl: &mut Netlink, t: &Tables) -> Result<(), RaError> {
         let on_lo = t.addrs_with_ip(self.spec.ip).find(|a| {
             a.prefix == 32
-                && t
-                    .link_by_index(a.ifindex)
+                && t.link_by_index(a.ifindex)
                     .is_some_and(|l| l.name.starts_with("lo"))
         });
         let Some(a) = on_lo else {
@@ -165,15 +170,22 @@ impl IpAddr2 {
                         match add {
                             Ok(()) => {}
                             Err(e) if e.is_exists() => {}
-                            Err(e) => tracing::error!(error = %e, "Could not restore loopback address"),
+                            Err(e) => {
+                                tracing::error!(error = %e, "Could not restore loopback address")
+                            }
                         }
                     }
-                    None => tracing::error!(iface = %saved.ifname, "Could not restore loopback address: no such interface"),
+                    None => {
+                        tracing::error!(iface = %saved.ifname, "Could not restore loopback address: no such interface")
+                    }
                 }
             }
-            None => tracing::error!(file = %file.display(), "unreadable saved loopback address; not restored"),
+            None => {
+                tracing::error!(file = %file.display(), "unreadable saved loopback address; not restored")
+            }
         }
-        fs::remove_file(&file).map_err(|e| RaError::from_io(format!("remove {}", file.display()), &e))
+        fs::remove_file(&file)
+            .map_err(|e| RaError::from_io(format!("remove {}", file.display()), &e))
     }
 }
 
@@ -211,7 +223,7 @@ impl Agent for IpAddr2 {
     fn status(&self) -> Result<State, RaError> {
         let t = Netlink::open()?.tables()?;
         match self.resolve(&t) {
-            Ok(info) if self.served(&t, &info) => Ok(State::Running),
+            Ok(info) if self.served(&t, &info).is_some() => Ok(State::Running),
             Ok(_) => Ok(State::Stopped),
             Err(e) => {
                 tracing::info!(error = %e, "[findif] failed");
@@ -225,7 +237,7 @@ impl Agent for IpAddr2 {
         let mut nl = Netlink::open()?;
         let t = nl.tables()?;
         let info = self.resolve(&t)?;
-        if self.served(&t, &info) {
+        if self.served(&t, &info).is_some() {
             tracing::info!(ip = %self.spec.ip, nic = %info.nic, "already running");
             return Ok(());
         }
@@ -241,22 +253,14 @@ impl Agent for IpAddr2 {
                 .as_ref()
                 .map_or_else(String::new, |l| format!(" (with label {l})"))
         );
-        match nl.add_address(&NewAddr4 {
+        nl.add_address(&NewAddr4 {
             ifindex: info.ifindex,
             ip: self.spec.ip,
             prefix: info.prefix,
             broadcast: info.broadcast,
             label: self.label.clone(),
-        }) {
-            Ok(()) => {}
-            // Same address with another prefix: the kernel refuses a second one.
-            Err(e) => {
-                return Err(RaError::generic(format!(
-                    "Failed to add {}: {e}",
-                    self.spec.ip
-                )))
-            }
-        }
+        })
+        .map_err(|e| RaError::generic(format!("Failed to add {}: {e}", self.spec.ip)))?;
         tracing::info!("Bringing device {} up", info.nic);
         nl.set_link_up(info.ifindex)?;
         let link = t.link_by_index(info.ifindex);
@@ -278,11 +282,15 @@ impl Agent for IpAddr2 {
                 return Ok(());
             }
         };
-        if !self.served(&t, &info) {
+        let Some(prefix) = self.served(&t, &info) else {
             return Ok(());
-        }
-        tracing::info!("ip -f inet addr delete {}/{} dev {}", self.spec.ip, info.prefix, info.nic);
-        match nl.del_address(info.ifindex, self.spec.ip, info.prefix) {
+        };
+        tracing::info!(
+            "ip -f inet addr delete {}/{prefix} dev {}",
+            self.spec.ip,
+            info.nic
+        );
+        match nl.del_address(info.ifindex, self.spec.ip, prefix) {
             Ok(()) => {}
             Err(e) if e.is_gone() => {}
             Err(e) => {

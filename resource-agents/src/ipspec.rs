@@ -113,7 +113,11 @@ pub fn parse_prefix(s: &str) -> Result<u8, RaError> {
         if m.checked_shl(bits).unwrap_or(0) != 0 || bits == 0 {
             return Err(bad());
         }
-        tracing::warn!(netmask = s, bits, "Please convert dotted quad netmask to CIDR notation");
+        tracing::warn!(
+            netmask = s,
+            bits,
+            "Please convert dotted quad netmask to CIDR notation"
+        );
         return u8::try_from(bits).map_err(|_| bad());
     }
     if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -175,7 +179,10 @@ mod tests {
     #[test]
     fn the_four_forms() {
         let s = IpSpec::parse("192.0.2.50").unwrap();
-        assert_eq!((s.ip, s.prefix, s.nic.as_deref()), (ip("192.0.2.50"), None, None));
+        assert_eq!(
+            (s.ip, s.prefix, s.nic.as_deref()),
+            (ip("192.0.2.50"), None, None)
+        );
         assert_eq!(s.broadcast, Broadcast::Default);
 
         let s = IpSpec::parse("192.0.2.50/24").unwrap();
@@ -209,7 +216,10 @@ mod tests {
 
     #[test]
     fn dotted_netmask_is_converted() {
-        assert_eq!(IpSpec::parse("10.0.0.1/255.255.255.0").unwrap().prefix, Some(24));
+        assert_eq!(
+            IpSpec::parse("10.0.0.1/255.255.255.0").unwrap().prefix,
+            Some(24)
+        );
         assert!(IpSpec::parse("10.0.0.1/255.0.255.0").is_err());
         assert!(IpSpec::parse("10.0.0.1/0.0.0.0").is_err());
     }
@@ -239,9 +249,18 @@ mod tests {
 
     #[test]
     fn broadcast_and_network() {
-        assert_eq!(subnet_broadcast(ip("192.0.2.50"), 24), Some(ip("192.0.2.255")));
-        assert_eq!(subnet_broadcast(ip("192.0.2.50"), 25), Some(ip("192.0.2.127")));
-        assert_eq!(subnet_broadcast(ip("10.1.2.3"), 8), Some(ip("10.255.255.255")));
+        assert_eq!(
+            subnet_broadcast(ip("192.0.2.50"), 24),
+            Some(ip("192.0.2.255"))
+        );
+        assert_eq!(
+            subnet_broadcast(ip("192.0.2.50"), 25),
+            Some(ip("192.0.2.127"))
+        );
+        assert_eq!(
+            subnet_broadcast(ip("10.1.2.3"), 8),
+            Some(ip("10.255.255.255"))
+        );
         assert_eq!(subnet_broadcast(ip("10.1.2.3"), 31), None);
         assert_eq!(subnet_broadcast(ip("10.1.2.3"), 32), None);
         assert_eq!(network(ip("192.0.2.200"), 25), ip("192.0.2.128"));

@@ -22,7 +22,7 @@ use crate::alias;
 use crate::cli::Agent;
 use crate::findif::Tables;
 use crate::ipspec::{parse_ipv4, validate_ifname};
-use crate::netlink::{NewAddr4, Netlink};
+use crate::netlink::{Netlink, NewAddr4};
 use crate::ocf::{RaError, State};
 use crate::state::StateDir;
 use crate::sysctl::ConfKey;
@@ -100,10 +100,8 @@ impl LvsRealServer {
     }
 
     fn on_lo<'a>(&self, t: &'a Tables) -> Option<&'a crate::netlink::Addr4> {
-        t.addrs_with_ip(self.vip).find(|a| {
-            t.link_by_index(a.ifindex)
-                .is_some_and(|l| l.name == "lo")
-        })
+        t.addrs_with_ip(self.vip)
+            .find(|a| t.link_by_index(a.ifindex).is_some_and(|l| l.name == "lo"))
     }
 
     fn save_and_set_sysctls(&self) -> Result<(), RaError> {
@@ -145,10 +143,14 @@ impl LvsRealServer {
                 tracing::warn!(sysctl = %k.name(), "interface gone; not restored");
                 continue;
             }
-            tracing::info!("restoring sysctl net.ipv4.{}={v}", k.name().replace('/', "."));
+            tracing::info!(
+                "restoring sysctl net.ipv4.{}={v}",
+                k.name().replace('/', ".")
+            );
             k.write(&v)?;
         }
-        fs::remove_file(&path).map_err(|e| RaError::from_io(format!("remove {}", path.display()), &e))
+        fs::remove_file(&path)
+            .map_err(|e| RaError::from_io(format!("remove {}", path.display()), &e))
     }
 }
 
@@ -225,8 +227,13 @@ impl Agent for LvsRealServer {
         let t = nl.tables()?;
         if let Some(a) = self.on_lo(&t) {
             tracing::info!("ifconfig {} down", a.label);
-            nl.del_address(a.ifindex, a.local, a.prefix)
-                .or_else(|e| if e.is_gone() { Ok(()) } else { Err(e) })?;
+            nl.del_address(a.ifindex, a.local, a.prefix).or_else(|e| {
+                if e.is_gone() {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
         }
         let marker = self.marker_path()?;
         match fs::remove_file(&marker) {
@@ -253,7 +260,11 @@ mod tests {
             ifaces: vec!["eth0".into(), "lo".into(), "eth0".into()],
             state: StateDir::at("/nonexistent"),
         };
-        let names: Vec<String> = a.keys().iter().map(|(k, v)| format!("{}={v}", k.name())).collect();
+        let names: Vec<String> = a
+            .keys()
+            .iter()
+            .map(|(k, v)| format!("{}={v}", k.name()))
+            .collect();
         assert_eq!(
             names,
             [
@@ -272,13 +283,21 @@ mod tests {
         let text = "conf/all/arp_ignore 0\nconf/lo/arp_announce 1\ngarbage\nconf/x 3\nconf/eth0/arp_ignore \n";
         let saved = parse_saved(text);
         assert_eq!(saved.len(), 2);
-        assert_eq!(saved.get(&ConfKey::new("all", "arp_ignore")).map(String::as_str), Some("0"));
+        assert_eq!(
+            saved
+                .get(&ConfKey::new("all", "arp_ignore"))
+                .map(String::as_str),
+            Some("0")
+        );
         assert_eq!(parse_saved(&format_saved(&saved)), saved);
     }
 
     #[test]
     fn arguments() {
-        assert_eq!(LvsRealServer::from_args(&[]).unwrap_err().rc, crate::ocf::Rc::Args);
+        assert_eq!(
+            LvsRealServer::from_args(&[]).unwrap_err().rc,
+            crate::ocf::Rc::Args
+        );
         let e = LvsRealServer::from_args(&["192.0.2.300".into()]).unwrap_err();
         assert_eq!(e.rc, crate::ocf::Rc::NotConfigured);
         let e = LvsRealServer::from_args(&["192.0.2.3".into(), "../x".into()]).unwrap_err();

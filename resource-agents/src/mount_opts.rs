@@ -66,8 +66,16 @@ fn flag_option(opt: &str) -> Option<(MsFlags, bool)> {
 fn userspace_only(opt: &str) -> bool {
     matches!(
         opt,
-        "defaults" | "auto" | "noauto" | "user" | "nouser" | "users" | "owner" | "group"
-            | "_netdev" | "nofail"
+        "defaults"
+            | "auto"
+            | "noauto"
+            | "user"
+            | "nouser"
+            | "users"
+            | "owner"
+            | "group"
+            | "_netdev"
+            | "nofail"
     ) || opt.starts_with("x-")
         || opt.starts_with("comment=")
 }

@@ -6,8 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
-    NLM_F_EXCL, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
 };
 use netlink_packet_route::{
     address::{AddressAttribute, AddressMessage, AddressScope},
@@ -211,7 +211,12 @@ impl Netlink {
         .map(drop)
     }
 
-    pub fn del_address(&mut self, ifindex: u32, ip: Ipv4Addr, prefix: u8) -> Result<(), NetlinkError> {
+    pub fn del_address(
+        &mut self,
+        ifindex: u32,
+        ip: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<(), NetlinkError> {
         let mut msg = AddressMessage::default();
         msg.header.family = AddressFamily::Inet;
         msg.header.prefix_len = prefix;
@@ -219,8 +224,12 @@ impl Netlink {
         msg.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
         msg.attributes
             .push(AddressAttribute::Address(IpAddr::V4(ip)));
-        self.request("delete address", RouteNetlinkMessage::DelAddress(msg), NLM_F_ACK)
-            .map(drop)
+        self.request(
+            "delete address",
+            RouteNetlinkMessage::DelAddress(msg),
+            NLM_F_ACK,
+        )
+        .map(drop)
     }
 
     pub fn set_link_up(&mut self, ifindex: u32) -> Result<(), NetlinkError> {
@@ -250,24 +259,31 @@ impl Netlink {
         msg.serialize(&mut buf);
         self.socket
             .send(&buf, 0)
-            .map_err(|source| NetlinkError::Kernel { request: what, source })?;
+            .map_err(|source| NetlinkError::Kernel {
+                request: what,
+                source,
+            })?;
 
         let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
         let mut out = Vec::new();
         loop {
-            let (data, _) = self
-                .socket
-                .recv_from_full()
-                .map_err(|source| NetlinkError::Kernel { request: what, source })?;
+            let (data, _) =
+                self.socket
+                    .recv_from_full()
+                    .map_err(|source| NetlinkError::Kernel {
+                        request: what,
+                        source,
+                    })?;
             let mut off = 0usize;
             while off < data.len() {
                 let chunk = data.get(off..).unwrap_or_default();
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(chunk).map_err(
-                    |e| NetlinkError::Decode {
-                        request: what,
-                        detail: e.to_string(),
-                    },
-                )?;
+                let reply =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(chunk).map_err(|e| {
+                        NetlinkError::Decode {
+                            request: what,
+                            detail: e.to_string(),
+                        }
+                    })?;
                 let len = reply.header.length as usize;
                 if len == 0 {
                     return Err(NetlinkError::Decode {

@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(outcome(Action::Status, &running).0, 0);
         assert_eq!(outcome(Action::Monitor, &running).0, 0);
         let err = Err(RaError::not_configured("x"));
-        assert_eq!(outcome(Action::Start, &err), (6, "ERROR:  Program is not configured"));
+        assert_eq!(
+            outcome(Action::Start, &err),
+            (6, "ERROR:  Program is not configured")
+        );
     }
 
     #[test]
