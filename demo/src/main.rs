@@ -1,1 +1,226 @@
-fn main() {}
+//! `hademo`: a two-director heartbeat cluster in network namespaces, a
+//! client, and a failover timeline. See README.md (top section).
+
+mod bins;
+mod cleanup;
+mod cluster;
+mod configs;
+mod http;
+mod keeper;
+mod scenario;
+mod timeline;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use ha_tests::Env;
+
+use crate::cluster::DemoCluster;
+use crate::configs::DemoConfig;
+use crate::timeline::Timeline;
+
+/// A two-director heartbeat cluster in network namespaces: our heartbeat on
+/// node1 and node2 (sha1, bcast eth0, auto_failback on), a client that keeps
+/// requesting the VIP 192.0.2.50, node1 powered off and back on, and a
+/// timeline of what everybody saw. Needs root.
+#[derive(Parser, Debug)]
+#[command(name = "hademo", version)]
+struct Cli {
+    /// No pauses; exit 0 only if the failover happened as expected.
+    #[arg(long)]
+    non_interactive: bool,
+    /// Leave the cluster running afterwards (and print how to clean up).
+    #[arg(long)]
+    keep: bool,
+    /// keepalive 1 s / deadtime 3 s instead of 200 ms / 1 s.
+    #[arg(long)]
+    slow: bool,
+    /// Directory with ha.cf, authkeys and haresources [default: examples/demo].
+    #[arg(long, value_name = "DIR")]
+    config_dir: Option<PathBuf>,
+    /// Directory with our heartbeat, cl_status and nsinit [default: build them].
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Stop kept demos, remove every demo namespace and directory, and exit.
+    #[arg(long)]
+    cleanup: bool,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// The directors' HTTP service (started by the demo inside each node).
+    #[command(hide = true)]
+    ServeHttp {
+        #[arg(long, default_value_t = http::PORT)]
+        port: u16,
+    },
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Sub::ServeHttp { port }) = cli.command {
+        return http::serve(port);
+    }
+    if !is_root() {
+        eprintln!(
+            "hademo: needs root: it creates network namespaces and runs heartbeat inside them.\n\
+             Run it as root, e.g. `sudo -E cargo run --release -p hademo`.\n\
+             (A variant on loopback that needs no root is planned in a later issue.)"
+        );
+        return ExitCode::from(2);
+    }
+    if cli.cleanup {
+        let removed = cleanup::sweep_all();
+        if removed.is_empty() {
+            println!("hademo: nothing to clean up");
+        }
+        for what in removed {
+            println!("hademo: removed {what}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let detach = if cli.keep {
+        match keeper::split() {
+            Ok(keeper::Side::Parent(code)) => return code,
+            Ok(keeper::Side::Keeper(d)) => Some(d),
+            Err(e) => {
+                eprintln!("hademo: {e:#}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    if let Err(e) = cleanup::install_handlers() {
+        eprintln!("hademo: {e:#}");
+        return ExitCode::from(1);
+    }
+    let (code, cluster) = run(&cli);
+    match (detach, cluster) {
+        (Some(d), Some(c)) => {
+            print_keep_help(&c);
+            d.finish(code);
+            // The signal thread ends the process (and the cluster) on SIGTERM.
+            loop {
+                std::thread::park();
+            }
+        }
+        (Some(d), None) => d.finish(code),
+        (None, cluster) => {
+            drop(cluster);
+            cleanup::sweep_own();
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// The demo; returns the exit code and, for `--keep`, the cluster.
+fn run(cli: &Cli) -> (u8, Option<DemoCluster>) {
+    for what in cleanup::sweep_stale() {
+        println!("hademo: removed leftover {what}");
+    }
+    let mut cluster = None;
+    let code = match demo(cli, &mut cluster) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("hademo: {e:#}");
+            if let Some(c) = &cluster {
+                dump_logs(c);
+            }
+            1
+        }
+    };
+    (code, cluster.filter(|_| cli.keep))
+}
+
+/// Build the cluster into `slot` (so that it outlives an error) and tell
+/// the story; whether every check passed.
+fn demo(cli: &Cli, slot: &mut Option<DemoCluster>) -> Result<bool> {
+    let cfg_dir = cli.config_dir.clone().unwrap_or_else(configs::default_dir);
+    let cfg = DemoConfig::load(&cfg_dir, cli.slow)?;
+    let bin_dir = bins::locate(cli.bin_dir.clone())?;
+    if let Some(why) = ha_tests::env::missing(ha_tests::Needs::Ours, &bin_dir.join("nsinit")) {
+        anyhow::bail!("cannot run the demo: {why}");
+    }
+    let env = Env {
+        nsinit: bin_dir.join("nsinit"),
+        ours: bin_dir.clone(),
+    };
+    let prefix = cleanup::prefix_for(std::process::id());
+    print_intro(&cfg, &bin_dir, &prefix);
+    let tl = Arc::new(Timeline::new());
+    let cluster = slot.insert(DemoCluster::build(&prefix, &cfg, &env)?);
+    let report = scenario::run(cluster, &cfg, &tl, !cli.non_interactive)?;
+    scenario::print_summary(&report, &cfg);
+    if !report.passed() {
+        dump_logs(cluster);
+    }
+    Ok(report.passed())
+}
+
+fn print_intro(cfg: &DemoConfig, bin_dir: &std::path::Path, prefix: &str) {
+    let t = cfg.timing;
+    println!("heartbeat-rs demo: two directors, one client, one VIP");
+    println!(
+        "  config     {} (ha.cf, authkeys, haresources)",
+        cfg.dir.display()
+    );
+    println!(
+        "  timing     keepalive {} ms, deadtime {} ms, initdead {} ms; auto_failback {}",
+        t.keepalive.as_millis(),
+        t.deadtime.as_millis(),
+        t.initdead.as_millis(),
+        if cfg.auto_failback { "on" } else { "off" }
+    );
+    println!("  daemon     {}/heartbeat (ours)", bin_dir.display());
+    println!(
+        "  LAN        192.0.2.0/24 in namespaces {prefix}*: {} .11, {} .12, client .100; VIP {} (home {})",
+        cfg.nodes.first().map_or("", String::as_str),
+        cfg.nodes.get(1).map_or("", String::as_str),
+        cfg.vip,
+        cfg.home
+    );
+}
+
+fn dump_logs(c: &DemoCluster) {
+    for n in c.nodes() {
+        n.dump_logs();
+    }
+}
+
+fn print_keep_help(c: &DemoCluster) {
+    let me = std::process::id();
+    let p = c.prefix();
+    println!("\n== kept: the cluster stays up (keeper process {me}) ==");
+    println!("  namespaces  {p}sw (switch), {p}c (client), {p}n1, {p}n2");
+    println!(
+        "  node dirs   {} (etc/, log/ha-log, init.out)",
+        c.dir().display()
+    );
+    println!("  client:     ip netns exec {p}c curl -s http://192.0.2.50/");
+    for n in c.nodes() {
+        if let Ok(enter) = c.enter_cmd(n.name()) {
+            println!(
+                "  {}:      {enter} {} nodestatus {}",
+                n.name(),
+                n.cl_status_bin(),
+                c.nodes()
+                    .iter()
+                    .find(|o| o.name() != n.name())
+                    .map_or("", |o| o.name())
+            );
+        }
+    }
+    println!("  clean up:   kill {me}    (or: cargo run --release -p hademo -- --cleanup)");
+}

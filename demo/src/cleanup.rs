@@ -1,0 +1,164 @@
+//! Everything the demo makes is named `hbdemo<pid>…` (namespaces, the
+//! scratch dir under the temp dir), `<pid>` being the process that owns it.
+//! That makes cleanup a sweep by name, which works the same from normal
+//! exit, Ctrl-C / SIGTERM (signal thread), a panic (hook; release builds
+//! abort, so destructors would not run), `--cleanup`, and for leftovers of
+//! a run that was SIGKILLed. The test harness uses `hbt…`, so the two never
+//! touch each other's namespaces.
+
+use std::path::Path;
+use std::process::Command;
+
+use nix::sys::signal::{SigSet, Signal};
+
+use ha_tests::cmd;
+
+pub const PREFIX: &str = "hbdemo";
+
+pub fn prefix_for(pid: u32) -> String {
+    format!("{PREFIX}{pid}")
+}
+
+/// The owning pid of a demo name (`hbdemo123n1` → 123).
+fn owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn netns_names() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kill what runs in every demo namespace whose owner matches `which`,
+/// delete those namespaces and scratch dirs. Returns what was removed.
+fn sweep(which: impl Fn(u32) -> bool) -> Vec<String> {
+    let me = std::process::id();
+    let mut removed = Vec::new();
+    for ns in netns_names() {
+        if !owner(&ns).is_some_and(&which) {
+            continue;
+        }
+        if let Ok(pids) = cmd::check(Command::new("ip").args(["netns", "pids", &ns]), cmd::SHORT) {
+            for pid in pids
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
+                if pid as u32 != me {
+                    // SAFETY: kill(2) on a process inside a namespace the demo made.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        if cmd::ip(&["netns", "del", &ns]).is_ok() {
+            removed.push(format!("netns {ns}"));
+        }
+    }
+    if let Ok(d) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in d.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if owner(&name).is_some_and(&which) && std::fs::remove_dir_all(e.path()).is_ok() {
+                removed.push(format!("dir {}", e.path().display()));
+            }
+        }
+    }
+    removed
+}
+
+/// Remove what this process made.
+pub fn sweep_own() -> Vec<String> {
+    let me = std::process::id();
+    sweep(|p| p == me)
+}
+
+/// Remove leftovers of demo runs whose process is gone (a `--keep` keeper
+/// is alive, so its cluster stays).
+pub fn sweep_stale() -> Vec<String> {
+    sweep(|p| !alive(p))
+}
+
+/// `--cleanup`: stop every kept demo (SIGTERM to its keeper, which cleans
+/// up after itself), then remove whatever is left.
+pub fn sweep_all() -> Vec<String> {
+    let me = std::process::id();
+    let mut owners: Vec<u32> = netns_names().iter().filter_map(|n| owner(n)).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let mut out = Vec::new();
+    for pid in owners.into_iter().filter(|p| *p != me && alive(*p)) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "hademo" {
+            // SAFETY: kill(2) on a demo keeper (checked by name just above).
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            out.push(format!("keeper {pid} (SIGTERM)"));
+        }
+    }
+    // Give keepers their chance to clean up; whatever remains is swept.
+    let _ = ha_tests::wait_for(
+        "kept demos to exit",
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_millis(50),
+        || match netns_names().iter().filter(|n| owner(n).is_some()).count() {
+            0 => Ok(()),
+            n => Err(format!("{n} namespaces left")),
+        },
+    );
+    out.extend(sweep(|p| p != me));
+    out
+}
+
+/// Clean up on SIGINT / SIGTERM / SIGHUP and on panic. Call before any
+/// thread is started: the signals stay blocked in every thread but the one
+/// that waits for them (children get a clean mask from `Command`).
+pub fn install_handlers() -> anyhow::Result<()> {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Ok(sig) = set.wait() {
+                eprintln!("\nhademo: {sig}: cleaning up");
+                for what in sweep_own() {
+                    eprintln!("hademo: removed {what}");
+                }
+                std::process::exit(130);
+            }
+        })?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        for what in sweep_own() {
+            eprintln!("hademo: removed {what}");
+        }
+    }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_parses_only_demo_names() {
+        assert_eq!(owner("hbdemo123n1"), Some(123));
+        assert_eq!(owner("hbdemo123sw"), Some(123));
+        assert_eq!(owner("hbdemo123"), Some(123));
+        assert_eq!(owner("hbt123x0n1"), None);
+        assert_eq!(owner("hbdemox"), None);
+        assert_eq!(prefix_for(7), "hbdemo7");
+        assert_eq!(owner(&prefix_for(42)), Some(42));
+    }
+}
