@@ -1,0 +1,434 @@
+//! End-to-end resource failover: a VIP (the stock IPaddr2 script of the
+//! Debian package, under `/etc/ha.d/resource.d`) plus a small LSB test
+//! script, `haresources` = `node1 IPaddr2::192.0.2.50/24/eth0 hbtest::alpha`,
+//! keepalive 200 ms / deadtime 1. Our heartbeat on both nodes, then a real
+//! heartbeat beside ours in both roles.
+//!
+//! Every wait polls who holds the VIP and fails at once if two nodes hold
+//! it at the same time.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Result};
+use ha_tests::{wait_for, Auth, Cluster, ClusterSpec, HaCf, Kind, Needs, Node, Timing};
+
+const VIP: &str = "192.0.2.50";
+const HARESOURCES: &str = "node1 IPaddr2::192.0.2.50/24/eth0 hbtest::alpha\n";
+const POLL: Duration = Duration::from_millis(100);
+/// Agent work on top of deadtime that the takeover may take (the reference
+/// measured 0.14–0.33 s from "dead" to the VIP; dead is declared up to
+/// 0.5 s late by real heartbeat).
+const TAKEOVER_SLACK: Duration = Duration::from_millis(1500);
+
+/// LSB-ish test resource: state in /run (wiped by a node's reboot), every
+/// call logged to /var/log/hbtest.log, `/etc/ha.d/hbtest.fail-<action>`
+/// makes that action fail.
+const HBTEST: &str = r#"#!/bin/sh
+eval ACTION=\${$#}
+echo "$(date '+%F %T.%N') $(uname -n) argv=[$*] HA_CURHOST=${HA_CURHOST:-}" >> /var/log/hbtest.log
+if [ -e /etc/ha.d/hbtest.fail-$ACTION ]; then exit 1; fi
+STATE=/run/hbtest.state
+case $ACTION in
+start)	touch $STATE; exit 0;;
+stop)	rm -f $STATE; exit 0;;
+status)	if [ -e $STATE ]; then echo "hbtest is running"; else echo "hbtest is stopped"; fi; exit 0;;
+*)	exit 2;;
+esac
+"#;
+
+fn spec(kinds: [Kind; 2], auto_failback: &str) -> ClusterSpec {
+    let mut hacf = HaCf::with_timing(Timing::FAST);
+    hacf.auto_failback = auto_failback.to_owned();
+    ClusterSpec::new(Auth::Sha1("HI!".into()), hacf)
+        .node("node1", kinds[0])
+        .node("node2", kinds[1])
+        .haresources(HARESOURCES)
+        .resource_script("hbtest", HBTEST)
+}
+
+fn has_vip(n: &Node) -> Result<bool, String> {
+    if !n.is_powered_on() {
+        return Ok(false);
+    }
+    let out = n
+        .exec(
+            &["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
+            Duration::from_secs(5),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/")))
+}
+
+fn hbtest_running(n: &Node) -> bool {
+    n.is_powered_on() && n.dir().join("run/hbtest.state").exists()
+}
+
+/// Which nodes hold the VIP now. Two holders is a hard failure.
+fn holders(c: &Cluster) -> Result<Vec<String>, String> {
+    let mut v = Vec::new();
+    for n in c.nodes() {
+        if has_vip(n)? {
+            v.push(n.name().to_owned());
+        }
+    }
+    Ok(v)
+}
+
+/// Wait until `want` alone holds the VIP and runs hbtest; fail at once on
+/// a VIP held twice. Returns how long it took.
+fn wait_owner(c: &Cluster, want: &str, timeout: Duration) -> Result<Duration> {
+    let (split, took) = wait_for(&format!("{want} to own the VIP"), timeout, POLL, || {
+        let h = holders(c)?;
+        if h.len() > 1 {
+            return Ok(Some(h));
+        }
+        if h == [want] && hbtest_running(c.node(want)) {
+            Ok(None)
+        } else {
+            Err(format!("VIP on {h:?}"))
+        }
+    })?;
+    if let Some(h) = split {
+        bail!("VIP configured on {h:?} at once");
+    }
+    Ok(took)
+}
+
+/// The VIP stays with `want` for `period` (never on two nodes).
+fn stays_with(c: &Cluster, want: &str, period: Duration) -> Result<()> {
+    ha_tests::hold_for(
+        &format!("VIP staying on {want}"),
+        period,
+        Duration::from_millis(250),
+        || {
+            let h = holders(c)?;
+            if h == [want] {
+                Ok(())
+            } else {
+                Err(format!("VIP on {h:?}"))
+            }
+        },
+    )
+}
+
+fn ping_vip(c: &Cluster) -> Result<Duration> {
+    wait_for(
+        "the VIP to answer ping",
+        Duration::from_secs(5),
+        POLL,
+        || {
+            let out = c
+                .client()
+                .ns
+                .command("ping")
+                .args(["-c", "1", "-W", "1", VIP])
+                .output()
+                .map_err(|e| e.to_string())?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+        },
+    )
+    .map(|(_, t)| t)
+}
+
+/// Boot both; node1 gets the group (nice_failback: RQSTDELAY 10 s).
+fn boot(c: &mut Cluster) -> Result<()> {
+    c.start_all()?;
+    c.wait_all_active(Duration::from_secs(20))?;
+    let t = wait_owner(c, "node1", Duration::from_secs(25))?;
+    eprintln!("VIP on node1 {t:?} after both active");
+    ping_vip(c)?;
+    Ok(())
+}
+
+/// Standby/takeover tools as an operator runs them. On our nodes ours; on
+/// real ones the Debian scripts. Both only write to the FIFO.
+fn tool(n: &Node, name: &str, arg: &str) -> Result<()> {
+    let path: PathBuf = match n.kind() {
+        Kind::Ours => ha_tests::env::ours_bin_dir().join(name),
+        _ => PathBuf::from(format!("/usr/share/heartbeat/{name}")),
+    };
+    let p = path.display().to_string();
+    let out = n.exec(&[p.as_str(), arg], Duration::from_secs(10))?;
+    ensure!(
+        out.status.success(),
+        "{name} {arg} on {}: {}{}",
+        n.name(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Stock script through the FIFO, whatever the daemon (what `rc.d` and
+/// `ipfail` do).
+fn stock_tool(n: &Node, name: &str, arg: &str) -> Result<()> {
+    let p = format!("/usr/share/heartbeat/{name}");
+    let out = n.exec(&[p.as_str(), arg], Duration::from_secs(10))?;
+    ensure!(out.status.success(), "{name} {arg} failed on {}", n.name());
+    Ok(())
+}
+
+/// Crash `victim`; `survivor` must hold the VIP within deadtime + slack.
+fn crash_and_takeover(c: &mut Cluster, victim: &str, survivor: &str) -> Result<Duration> {
+    let t0 = Instant::now();
+    c.node_mut(victim).crash()?;
+    wait_owner(c, survivor, Duration::from_secs(10))?;
+    let took = t0.elapsed();
+    eprintln!("crash of {victim} -> VIP on {survivor} after {took:?}");
+    ensure!(
+        took <= Timing::FAST.deadtime + TAKEOVER_SLACK,
+        "takeover after {took:?}, more than deadtime + {TAKEOVER_SLACK:?}"
+    );
+    ping_vip(c)?;
+    Ok(took)
+}
+
+/// Both nodes stable (`rscstatus` not `transition`): a standby request
+/// while the other side is in flux is refused, by heartbeat and by us.
+fn settled(c: &Cluster) -> Result<()> {
+    wait_for("resources to settle", Duration::from_secs(15), POLL, || {
+        for n in c.nodes().iter().filter(|n| n.is_powered_on()) {
+            let s = n.cl_status(&["rscstatus"])?;
+            if s == "transition" {
+                return Err(format!("{} in transition", n.name()));
+            }
+        }
+        Ok(())
+    })
+    .map(drop)
+}
+
+/// Graceful stop of `who` (ours: `heartbeat -k`, real: the init script)
+/// while the VIP is watched; returns when `to` took it, measured from the
+/// start of the stop.
+fn graceful_stop_moves(c: &Cluster, who: &str, to: &str) -> Result<Duration> {
+    let n = c.node(who);
+    let stop: Vec<String> = match n.kind() {
+        Kind::Ours => vec![
+            ha_tests::env::ours_bin_dir()
+                .join("heartbeat")
+                .display()
+                .to_string(),
+            "-k".into(),
+        ],
+        _ => vec!["/etc/init.d/heartbeat".into(), "stop".into()],
+    };
+    let t0 = Instant::now();
+    let (moved, stopped) = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let args: Vec<&str> = stop.iter().map(String::as_str).collect();
+            let r = n.exec(&args, Duration::from_secs(60));
+            (r, t0.elapsed())
+        });
+        let moved = wait_owner(c, to, Duration::from_secs(10)).map(|_| t0.elapsed());
+        (moved, h.join())
+    });
+    let Ok((out, stop_took)) = stopped else {
+        bail!("stop thread panicked");
+    };
+    let out = out?;
+    ensure!(out.status.success(), "stop of {who} failed: {out:?}");
+    let moved = moved?;
+    eprintln!("graceful stop of {who} ({:?}): VIP on {to} {moved:?} after the stop began; the stop took {stop_took:?}", n.kind());
+    wait_for(
+        "heartbeat to exit",
+        Duration::from_secs(30),
+        POLL,
+        || match n.daemon_pids().len() {
+            0 => Ok(()),
+            k => Err(format!("{k} left")),
+        },
+    )?;
+    ensure!(!hbtest_running(n), "hbtest still runs on {who}");
+    ensure!(!has_vip(n).unwrap_or(true), "VIP still on {who}");
+    Ok(moved)
+}
+
+fn restart(c: &mut Cluster, who: &str) -> Result<()> {
+    c.node_mut(who).start()?;
+    c.wait_all_active(Duration::from_secs(20)).map(drop)
+}
+
+fn no_reboots(c: &Cluster) -> Result<()> {
+    for n in c.nodes() {
+        let p = n.dir().join("log/reboot-stub.log");
+        ensure!(
+            !p.exists(),
+            "{} tried to reboot: {}",
+            n.name(),
+            std::fs::read_to_string(&p).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Ours on both nodes, auto_failback on: crash → takeover → failback,
+/// hb_standby / hb_takeover (our tools and the stock scripts through the
+/// FIFO), graceful stop → immediate takeover, `rscstatus`.
+#[test]
+fn ours_pair_failover_standby_takeover_stop() {
+    let env = ha_tests::require!(Needs::Ours);
+    let mut c = spec([Kind::Ours, Kind::Ours], "on").build(&env).unwrap();
+    run_ours_pair(&mut c).unwrap();
+}
+
+fn run_ours_pair(c: &mut Cluster) -> Result<()> {
+    boot(c)?;
+    wait_for("rscstatus settles", Duration::from_secs(5), POLL, || {
+        let a = c.node("node1").cl_status(&["rscstatus"])?;
+        let b = c.node("node2").cl_status(&["rscstatus"])?;
+        // Each holds its own set (node2's is empty, yet "local", as in
+        // heartbeat).
+        if a == "local" && b == "local" {
+            Ok(())
+        } else {
+            Err(format!("node1 {a}, node2 {b}"))
+        }
+    })?;
+    let hbtest_log = std::fs::read_to_string(c.node("node1").dir().join("log/hbtest.log"))?;
+    ensure!(
+        hbtest_log.contains("argv=[alpha status] HA_CURHOST=node1")
+            && hbtest_log.contains("argv=[alpha start] HA_CURHOST=node1"),
+        "hbtest calls: {hbtest_log}"
+    );
+    ensure!(!c
+        .node("node1")
+        .log_lines("Running /etc/ha.d/resource.d/IPaddr2 192.0.2.50/24/eth0 start")
+        .is_empty());
+
+    crash_and_takeover(c, "node1", "node2")?;
+    let t0 = Instant::now();
+    restart(c, "node1")?;
+    wait_owner(c, "node1", Duration::from_secs(15))?;
+    eprintln!("failback {:?} after node1's restart", t0.elapsed());
+    ping_vip(c)?;
+
+    // hb_standby on the owner (ours), then hb_takeover back.
+    settled(c)?;
+    let t0 = Instant::now();
+    tool(c.node("node1"), "hb_standby", "all")?;
+    wait_owner(c, "node2", Duration::from_secs(10))?;
+    eprintln!("hb_standby moved the VIP in {:?}", t0.elapsed());
+    settled(c)?;
+    let t0 = Instant::now();
+    tool(c.node("node1"), "hb_takeover", "all")?;
+    wait_owner(c, "node1", Duration::from_secs(10))?;
+    eprintln!("hb_takeover moved it back in {:?}", t0.elapsed());
+    // The stock script through our FIFO.
+    settled(c)?;
+    stock_tool(c.node("node1"), "hb_standby", "all")?;
+    wait_owner(c, "node2", Duration::from_secs(10))?;
+    settled(c)?;
+    stock_tool(c.node("node2"), "hb_standby", "all")?;
+    wait_owner(c, "node1", Duration::from_secs(10))?;
+
+    // Graceful stop of the owner: released first, taken at once.
+    settled(c)?;
+    let took = graceful_stop_moves(c, "node1", "node2")?;
+    ensure!(
+        took < Timing::FAST.deadtime + TAKEOVER_SLACK,
+        "graceful stop: takeover after {took:?}"
+    );
+    no_reboots(c)
+}
+
+/// auto_failback off: the group stays on node2 after node1 returns, until
+/// hb_takeover on node1.
+#[test]
+fn ours_pair_auto_failback_off() {
+    let env = ha_tests::require!(Needs::Ours);
+    let mut c = spec([Kind::Ours, Kind::Ours], "off").build(&env).unwrap();
+    (|| -> Result<()> {
+        boot(&mut c)?;
+        crash_and_takeover(&mut c, "node1", "node2")?;
+        restart(&mut c, "node1")?;
+        stays_with(&c, "node2", Duration::from_secs(5))?;
+        settled(&c)?;
+        tool(c.node("node1"), "hb_takeover", "all")?;
+        wait_owner(&c, "node1", Duration::from_secs(10))?;
+        ping_vip(&c)?;
+        no_reboots(&c)
+    })()
+    .unwrap();
+}
+
+/// hbtest fails to start on node1: the group ends up on node2, never on
+/// both.
+#[test]
+fn ours_pair_start_failure_hands_group_over() {
+    let env = ha_tests::require!(Needs::Ours);
+    let mut c = spec([Kind::Ours, Kind::Ours], "on").build(&env).unwrap();
+    std::fs::write(c.node("node1").dir().join("etc/hbtest.fail-start"), "").unwrap();
+    (|| -> Result<()> {
+        c.start_all()?;
+        c.wait_all_active(Duration::from_secs(20))?;
+        wait_owner(&c, "node2", Duration::from_secs(30))?;
+        ping_vip(&c)?;
+        ensure!(!c
+            .node("node1")
+            .log_lines("Return code 1 from /etc/ha.d/resource.d/hbtest")
+            .is_empty());
+        stays_with(&c, "node2", Duration::from_secs(3))?;
+        no_reboots(&c)
+    })()
+    .unwrap();
+}
+
+/// Real heartbeat beside ours, in both roles: crash → takeover and
+/// failback both ways, hb_standby, graceful stop.
+fn mixed(kinds: [Kind; 2]) -> Result<()> {
+    let env = match ha_tests::env::require(
+        std::thread::current().name().unwrap_or("mixed"),
+        Needs::Ours,
+        std::path::Path::new(env!("CARGO_BIN_EXE_nsinit")),
+    ) {
+        Some(e) => e,
+        None => return Ok(()),
+    };
+    let mut c = spec(kinds, "on").build(&env)?;
+    boot(&mut c)?;
+    crash_and_takeover(&mut c, "node1", "node2")?;
+    let t0 = Instant::now();
+    restart(&mut c, "node1")?;
+    wait_owner(&c, "node1", Duration::from_secs(15))?;
+    eprintln!("failback {:?} after node1's restart", t0.elapsed());
+    ping_vip(&c)?;
+    // Crash of the non-owner: nothing moves.
+    crash_and_takeover(&mut c, "node2", "node1")?;
+    restart(&mut c, "node2")?;
+    stays_with(&c, "node1", Duration::from_secs(3))?;
+    // Standby from the owner, takeover back.
+    settled(&c)?;
+    tool(c.node("node1"), "hb_standby", "all")?;
+    wait_owner(&c, "node2", Duration::from_secs(10))?;
+    settled(&c)?;
+    tool(c.node("node1"), "hb_takeover", "all")?;
+    wait_owner(&c, "node1", Duration::from_secs(10))?;
+    // Crash of the owner while node2 is the other kind, then failback.
+    crash_and_takeover(&mut c, "node1", "node2")?;
+    restart(&mut c, "node1")?;
+    wait_owner(&c, "node1", Duration::from_secs(15))?;
+    // Graceful stop of the owner: taken over at once.
+    settled(&c)?;
+    let took = graceful_stop_moves(&c, "node1", "node2")?;
+    ensure!(
+        took < Timing::FAST.deadtime + TAKEOVER_SLACK,
+        "graceful stop: takeover after {took:?}"
+    );
+    no_reboots(&c)
+}
+
+#[test]
+fn mixed_ours_owner_real_peer() {
+    mixed([Kind::Ours, Kind::Real]).unwrap();
+}
+
+#[test]
+fn mixed_real_owner_ours_peer() {
+    mixed([Kind::Real, Kind::Ours]).unwrap();
+}
