@@ -27,7 +27,7 @@ use crate::netlink::Netlink;
 use crate::ocf::RaError;
 use crate::state::StateDir;
 
-/// argv[1] of the detached burst child.
+/// `argv[1]` of the detached burst child.
 pub const INTERNAL_FLAG: &str = "__send_arp";
 
 /// Ethernet header (14) + ARP for IPv4 over Ethernet (28).

@@ -66,7 +66,7 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Run the agent for `args` (without argv[0]); prints the outcome words on
+/// Run the agent for `args` (without `argv[0]`); prints the outcome words on
 /// stdout and returns the exit code.
 pub fn run<A: Agent>(args: &[String]) -> u8 {
     let usage = usage_line(A::NAME, A::ARGS);

@@ -178,7 +178,7 @@ pub fn status(adm: &mut dyn Drbdadm, res: &str, ocf: bool) -> (String, u8) {
     }
 }
 
-/// Run drbddisk for `args` (without argv[0]) with the given drbdadm; prints on
+/// Run drbddisk for `args` (without `argv[0]`) with the given drbdadm; prints on
 /// stdout and returns the exit code.
 pub fn run(args: &[String], adm: &mut dyn Drbdadm, pause: &mut dyn FnMut()) -> u8 {
     let (res, cmd) = match args {
