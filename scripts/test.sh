@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-PKGS=(heartbeat tcpdump iptables iproute2 nginx-light util-linux procps psmisc)
+PKGS=(heartbeat tcpdump iptables iproute2 iputils-ping e2fsprogs nginx-light util-linux procps psmisc)
 
 install_packages() {
 	local missing=() p
