@@ -61,14 +61,14 @@ fn sweep(which: impl Fn(u32) -> bool) -> Vec<String> {
             }
         }
         if cmd::ip(&["netns", "del", &ns]).is_ok() {
-            removed.push(format!("netns {ns}"));
+            removed.push(format!("removed netns {ns}"));
         }
     }
     if let Ok(d) = std::fs::read_dir(std::env::temp_dir()) {
         for e in d.filter_map(|e| e.ok()) {
             let name = e.file_name().to_string_lossy().into_owned();
             if owner(&name).is_some_and(&which) && std::fs::remove_dir_all(e.path()).is_ok() {
-                removed.push(format!("dir {}", e.path().display()));
+                removed.push(format!("removed dir {}", e.path().display()));
             }
         }
     }
@@ -95,22 +95,24 @@ pub fn sweep_all() -> Vec<String> {
     owners.sort_unstable();
     owners.dedup();
     let mut out = Vec::new();
+    let mut keepers = Vec::new();
     for pid in owners.into_iter().filter(|p| *p != me && alive(*p)) {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         if comm.trim() == "hademo" {
             // SAFETY: kill(2) on a demo keeper (checked by name just above).
             unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-            out.push(format!("keeper {pid} (SIGTERM)"));
+            out.push(format!("stopped kept demo {pid}"));
+            keepers.push(pid);
         }
     }
-    // Give keepers their chance to clean up; whatever remains is swept.
+    // Keepers clean up after themselves; whatever remains is swept.
     let _ = ha_tests::wait_for(
         "kept demos to exit",
         std::time::Duration::from_secs(5),
         std::time::Duration::from_millis(50),
-        || match netns_names().iter().filter(|n| owner(n).is_some()).count() {
+        || match keepers.iter().filter(|p| alive(**p)).count() {
             0 => Ok(()),
-            n => Err(format!("{n} namespaces left")),
+            n => Err(format!("{n} still running")),
         },
     );
     out.extend(sweep(|p| p != me));
@@ -132,7 +134,7 @@ pub fn install_handlers() -> anyhow::Result<()> {
             if let Ok(sig) = set.wait() {
                 eprintln!("\nhademo: {sig}: cleaning up");
                 for what in sweep_own() {
-                    eprintln!("hademo: removed {what}");
+                    eprintln!("hademo: {what}");
                 }
                 std::process::exit(130);
             }
@@ -141,7 +143,7 @@ pub fn install_handlers() -> anyhow::Result<()> {
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
         for what in sweep_own() {
-            eprintln!("hademo: removed {what}");
+            eprintln!("hademo: {what}");
         }
     }));
     Ok(())

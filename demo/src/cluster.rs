@@ -102,6 +102,22 @@ impl DemoCluster {
     pub fn boot(&mut self, name: &str) -> Result<()> {
         self.node_mut(name)?.start()?;
         let node = self.node(name)?;
+        // start() returns once the node's PID 1 exists; it may not have set
+        // the hostname (which the service answers with) yet.
+        wait_for(
+            &format!("{name}'s hostname"),
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+            || {
+                let out = node
+                    .exec(&["uname", "-n"], Duration::from_secs(5))
+                    .map_err(|e| e.to_string())?;
+                match String::from_utf8_lossy(&out.stdout).trim() {
+                    n if n == name => Ok(()),
+                    other => Err(format!("hostname {other:?}")),
+                }
+            },
+        )?;
         let init = node
             .init_pid()
             .with_context(|| format!("{name} did not come up"))?;

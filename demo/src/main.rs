@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             println!("hademo: nothing to clean up");
         }
         for what in removed {
-            println!("hademo: removed {what}");
+            println!("hademo: {what}");
         }
         return ExitCode::SUCCESS;
     }
@@ -127,7 +127,7 @@ fn main() -> ExitCode {
 /// The demo; returns the exit code and, for `--keep`, the cluster.
 fn run(cli: &Cli) -> (u8, Option<DemoCluster>) {
     for what in cleanup::sweep_stale() {
-        println!("hademo: removed leftover {what}");
+        println!("hademo: leftover of a killed run: {what}");
     }
     let mut cluster = None;
     let code = match demo(cli, &mut cluster) {
