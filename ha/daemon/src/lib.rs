@@ -30,6 +30,7 @@ pub mod fence;
 pub mod fifo;
 pub mod loadavg;
 pub mod logging;
+pub mod ownfilter;
 pub mod paths;
 pub mod pidfile;
 pub mod ratelimit;

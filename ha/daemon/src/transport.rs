@@ -292,14 +292,18 @@ impl Transport {
         for (m, plan) in media.iter().zip(&lay.plans) {
             log_started(m, plan);
         }
+        let local_addrs: Vec<Ipv4Addr> = ifaces
+            .by_name
+            .values()
+            .flat_map(|i| i.addrs.clone())
+            .collect();
+        for ls in &sockets {
+            drop_own_in_kernel(ls, &sockets, &local_addrs);
+        }
         Ok(Self {
             sockets,
             plans: lay.plans,
-            local_addrs: ifaces
-                .by_name
-                .values()
-                .flat_map(|i| i.addrs.clone())
-                .collect(),
+            local_addrs,
             next: Cell::new(0),
         })
     }
@@ -377,6 +381,25 @@ impl Transport {
             }
         }
         errors
+    }
+}
+
+/// Attach the [`crate::ownfilter`] program matching what `is_own` tests for
+/// packets arriving on `ls`: the ports of every socket on its link.
+fn drop_own_in_kernel(ls: &LinkSocket, all: &[LinkSocket], local_addrs: &[Ipv4Addr]) {
+    let mut ports: Vec<u16> = all
+        .iter()
+        .filter(|o| o.link == ls.link)
+        .map(|o| o.port)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let Some(prog) = crate::ownfilter::own_packet_filter(local_addrs, &ports) else {
+        return;
+    };
+    // Only an optimisation: `is_own` still skips what gets through.
+    if let Err(e) = socket2::SockRef::from(ls.socket.get_ref()).attach_filter(&prog) {
+        tracing::debug!(iface = %ls.iface, error = %e, "cannot attach the own-packet filter");
     }
 }
 
