@@ -47,33 +47,53 @@ pub(crate) fn add_control_fields(
         msg.set_str("dest", name);
     }
     let noseq = seq.is_none();
-    let defaults: [(&str, Option<Value>); 7] = [
-        ("src", Some(str_value(c.src))),
-        ("srcuuid", Some(Value::Binary(c.uuid.to_vec()))),
-        ("seq", seq.map(|s| str_value(&format!("{s:x}")))),
-        ("hg", Some(str_value(&format!("{:x}", c.generation)))),
-        ("ts", Some(str_value(&format!("{:x}", c.ts)))),
-        ("ld", (!noseq).then(|| str_value(c.ld))),
-        ("ttl", Some(str_value(&c.ttl.to_string()))),
+    // Values are built only for the fields that get set: this runs for
+    // every packet we send.
+    let defaults: [(&str, Option<Field<'_>>); 7] = [
+        ("src", Some(Field::Str(c.src))),
+        ("srcuuid", Some(Field::Uuid(&c.uuid))),
+        ("seq", seq.map(Field::Hex)),
+        ("hg", Some(Field::Hex(c.generation))),
+        ("ts", Some(Field::Hex(c.ts))),
+        ("ld", (!noseq).then_some(Field::Str(c.ld))),
+        ("ttl", Some(Field::Dec(c.ttl))),
     ];
-    for (name, value) in defaults {
-        let Some(value) = value else { continue };
+    for (name, field) in defaults {
+        let Some(field) = field else { continue };
         if noseq && msg.get(name).is_some() {
             continue;
         }
-        msg.set(name, value);
+        msg.set(name, field.value());
     }
 }
 
-fn str_value(s: &str) -> Value {
-    Value::Str(s.as_bytes().to_vec())
+/// A control field's value before it is rendered.
+enum Field<'a> {
+    Str(&'a str),
+    Uuid(&'a [u8; 16]),
+    Hex(u64),
+    Dec(u64),
+}
+
+impl Field<'_> {
+    fn value(self) -> Value {
+        match self {
+            Field::Str(s) => Value::Str(s.as_bytes().to_vec()),
+            Field::Uuid(u) => Value::Binary(u.to_vec()),
+            Field::Hex(n) => Value::Str(format!("{n:x}").into_bytes()),
+            Field::Dec(n) => Value::Str(n.to_string().into_bytes()),
+        }
+    }
 }
 
 /// `send_local_status`.
 pub(crate) fn status(st: &str, deadtime_ms: u64, protocol: bool) -> Message {
-    let mut m = Message::with_type(T_STATUS);
-    m.add_str("st", st)
-        .add_str("dt", format!("{deadtime_ms:x}"));
+    // Room for the control fields too (11 in all), so the field list is
+    // allocated once per status.
+    let mut m = Message::from_fields(Vec::with_capacity(12));
+    m.add_str("t", T_STATUS)
+        .add_str("st", st)
+        .push("dt", Value::Str(format!("{deadtime_ms:x}").into_bytes()));
     if protocol {
         m.add_str("protocol", "1");
     }

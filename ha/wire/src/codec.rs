@@ -19,6 +19,8 @@ use crate::message::{Field, Message, Value};
 use crate::netstring;
 use crate::AuthKeys;
 
+const AUTH: &str = "auth";
+
 /// Largest datagram we build or accept. glue's `MAXMSG` is 256 KiB, but a
 /// UDP datagram cannot exceed 64 KiB, so nothing larger can be a real packet;
 /// this also bounds every allocation the decoder makes.
@@ -77,32 +79,48 @@ pub fn classic_auth_input(msg: &Message) -> Result<Vec<u8>, EncodeError> {
     Ok(text)
 }
 
-/// `msg` with `auth=` set to the active key's digest, where heartbeat's
+/// The fields of `msg` with `auth=` set to `token`, where heartbeat's
 /// `ha_msg_mod` puts it: in place of the first `auth`, else appended. Later
 /// duplicates are dropped: the digest skips them anyway, and a classic
 /// receiver that took the last one would see a stale token.
-fn with_auth(msg: &Message, keys: &AuthKeys) -> Result<Message, EncodeError> {
-    let token = keys.sign(&classic_auth_input(msg)?);
-    let auth = || Field {
-        name: "auth".to_owned(),
-        value: Value::Str(token.clone().into_bytes()),
-    };
-    let mut fields = Vec::with_capacity(msg.len() + 1);
+fn fields_with_auth<'a>(
+    msg: &'a Message,
+    token: &'a Value,
+) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    let has_auth = msg.fields().iter().any(|f| f.name == AUTH);
     let mut placed = false;
-    for field in msg.fields() {
-        if field.name == "auth" {
-            if !placed {
-                fields.push(auth());
+    msg.fields()
+        .iter()
+        .filter_map(move |f| {
+            if f.name != AUTH {
+                Some((f.name.as_str(), &f.value))
+            } else if placed {
+                None
+            } else {
                 placed = true;
+                Some((AUTH, token))
             }
-        } else {
-            fields.push(field.clone());
-        }
-    }
-    if !placed {
-        fields.push(auth());
-    }
+        })
+        .chain((!has_auth).then_some((AUTH, token)))
+}
+
+/// `msg` with `auth=` set to the active key's digest (see
+/// [`fields_with_auth`]).
+fn with_auth(msg: &Message, keys: &AuthKeys) -> Result<Message, EncodeError> {
+    let token = auth_token(msg, keys)?;
+    let fields = fields_with_auth(msg, &token)
+        .map(|(name, value)| Field {
+            name: name.to_owned(),
+            value: value.clone(),
+        })
+        .collect();
     Ok(Message::from_fields(fields))
+}
+
+fn auth_token(msg: &Message, keys: &AuthKeys) -> Result<Value, EncodeError> {
+    Ok(Value::Str(
+        keys.sign(&classic_auth_input(msg)?).into_bytes(),
+    ))
 }
 
 fn check_size(out: Vec<u8>) -> Result<Vec<u8>, EncodeError> {
@@ -117,9 +135,9 @@ fn check_size(out: Vec<u8>) -> Result<Vec<u8>, EncodeError> {
 /// (over the classic text) and the trailer (over `###\n`…`%%%\n`), both with
 /// the active key. Any `auth` field already in `msg` is replaced.
 pub fn encode(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
-    let msg = with_auth(msg, keys)?;
-    let mut out = Vec::new();
-    netstring::write_body(&msg, 0, &mut out)?;
+    let token = auth_token(msg, keys)?;
+    let mut out = Vec::with_capacity(512);
+    netstring::write_fields(fields_with_auth(msg, &token), 0, &mut out)?;
     let token = keys.sign(&out);
     netstring::write_trailer(&token, &mut out);
     check_size(out)

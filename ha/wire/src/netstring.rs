@@ -27,31 +27,51 @@ pub(crate) fn write_body(
     depth: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
+    write_fields(
+        msg.fields().iter().map(|f| (f.name.as_str(), &f.value)),
+        depth,
+        out,
+    )
+}
+
+/// [`write_body`] over any sequence of fields, so the encoder can put a
+/// fresh `auth` in without copying the message.
+pub(crate) fn write_fields<'a>(
+    fields: impl Iterator<Item = (&'a str, &'a Value)>,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     out.extend_from_slice(START);
-    let mut value = Vec::new();
-    for (index, field) in msg.fields().iter().enumerate() {
-        check_name(field.name.as_bytes()).map_err(|what| EncodeError::BadName { index, what })?;
-        check_value(&field.value).map_err(|what| EncodeError::BadValue {
-            name: field.name.clone(),
+    // Only lists and structs need rendering before their length is known.
+    let mut scratch = Vec::new();
+    for (index, (name, value)) in fields.enumerate() {
+        check_name(name.as_bytes()).map_err(|what| EncodeError::BadName { index, what })?;
+        check_value(value).map_err(|what| EncodeError::BadValue {
+            name: name.to_owned(),
             what,
         })?;
-        value.clear();
-        match &field.value {
-            Value::Str(b) | Value::Binary(b) | Value::Compressed(b) => value.extend_from_slice(b),
-            Value::List(items) => strlist::pack(items, &mut value),
+        let bytes: &[u8] = match value {
+            Value::Str(b) | Value::Binary(b) | Value::Compressed(b) => b,
+            Value::List(items) => {
+                scratch.clear();
+                strlist::pack(items, &mut scratch);
+                &scratch
+            }
             Value::Struct(child) => {
                 if depth >= MAX_DEPTH {
                     return Err(EncodeError::TooDeep);
                 }
-                write_body(child, depth + 1, &mut value)?;
+                scratch.clear();
+                write_body(child, depth + 1, &mut scratch)?;
+                &scratch
             }
-        }
+        };
         // LEN counts "(T)" + name + "=" + value (glue's *_netstringlen).
-        write_len(out, 3 + field.name.len() + 1 + value.len());
-        out.extend_from_slice(&[b'(', field.value.field_type().digit(), b')']);
-        out.extend_from_slice(field.name.as_bytes());
+        write_len(out, 3 + name.len() + 1 + bytes.len());
+        out.extend_from_slice(&[b'(', value.field_type().digit(), b')']);
+        out.extend_from_slice(name.as_bytes());
         out.push(b'=');
-        out.extend_from_slice(&value);
+        out.extend_from_slice(bytes);
         out.push(b',');
     }
     out.extend_from_slice(END);
