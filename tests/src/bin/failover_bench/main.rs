@@ -268,8 +268,7 @@ fn measure(c: &mut Cluster, timing: Timing) -> Result<Run> {
     // pulled (age < 0).
     let last_hb = messages_from(&packets, "node1", &keys)
         .into_iter()
-        .filter(|(_, m)| m.get_str("t") == Some("status"))
-        .next_back()
+        .rfind(|(_, m)| m.get_str("t") == Some("status"))
         .map(|(p, _)| t0 - wall_of(p.at, anchor));
     let mut run = Run {
         crash_cmd: t_done - t0,
