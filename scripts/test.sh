@@ -63,8 +63,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --release --workspace"
 cargo build --release --workspace
 
-step "cargo test --workspace (unit, simulator, golden)"
-cargo test --workspace --exclude ha-tests
+# Root-only tests outside ha-tests (resource agents in namespaces and on loop
+# devices, the daemon smoke test, the demo) must run here, never skip.
+step "cargo test --workspace (unit, simulator, golden, agents, daemon smoke, demo)"
+HA_E2E_REQUIRED=1 cargo test --workspace --exclude ha-tests
 
 # Our daemon for the e2e tests: the release build above.
 export HA_BIN_DIR="${HA_BIN_DIR:-${CARGO_TARGET_DIR:-$PWD/target}/release}"
