@@ -19,7 +19,6 @@
 //!   [`Problem`]s in [`HaCf::warnings`], [`ParsedAuthKeys::warnings`] and
 //!   [`Loaded::warnings`]; [`Loaded::all_warnings`] chains them.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,51 +49,7 @@ impl Paths {
     }
 }
 
-/// One problem in one file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub path: PathBuf,
-    /// 1-based; `None` for whole-file problems (missing file, bad mode).
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            line,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{}: {}", self.path.display(), l, self.message),
-            None => write!(f, "{}: {}", self.path.display(), self.message),
-        }
-    }
-}
-
-/// All problems found; never empty.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigError {
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
+pub use config_diag::{ConfigError, Problem};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AutoFailback {
