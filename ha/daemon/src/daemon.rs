@@ -31,6 +31,7 @@ use crate::paths::DaemonPaths;
 use crate::ratelimit::RateLimit;
 use crate::resources::{AgentDone, Duty, Resources};
 use crate::state::{self, GenerationSource};
+use crate::timer::DeadlineTimer;
 use crate::transport::{Received, Transport, TransportError, MAX_DATAGRAM};
 
 /// Longest we wait for the core to finish a graceful shutdown.
@@ -314,9 +315,7 @@ pub async fn run(
 
     let mut buf = vec![0u8; MAX_DATAGRAM];
     tokio::pin!(shutdown);
-    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
-    let timer = tokio::time::sleep_until(far());
-    tokio::pin!(timer);
+    let timer = DeadlineTimer::new().map_err(io_err("cannot create timerfd", Path::new("-")))?;
     let mut armed: Option<Instant> = None;
 
     loop {
@@ -332,18 +331,18 @@ pub async fn run(
         .into_iter()
         .flatten()
         .min();
-        // Re-arming an unchanged timer still costs the time driver a wakeup.
+        // Re-arming an unchanged timer is a needless syscall.
         if next != armed {
-            armed = next;
-            timer
-                .as_mut()
-                .reset(next.map_or_else(far, tokio::time::Instant::from_std));
+            match timer.arm(next) {
+                Ok(()) => armed = next,
+                Err(e) => tracing::error!(error = %e, "Cannot arm the timer: {e}"),
+            }
         }
         let shutting_down = shell.releasing || shell.shutdown_deadline.is_some();
         tokio::select! {
             r = shell.transport.recv(&mut buf) => shell.handle_datagram(r, buf.get(..r.len).unwrap_or_default()),
             Some(input) = rx.recv() => shell.handle_input(input),
-            () = &mut timer => {
+            () = timer.expired() => {
                 armed = None;
                 shell.handle_timer();
             }

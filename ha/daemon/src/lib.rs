@@ -14,7 +14,7 @@
 //! * [`resources`]: the shell of the resource manager (`hb-resources`);
 //!   [`agent`] runs resource scripts; [`fence`] is the self-fencing seam.
 //! * [`control`]: our local control socket (JSON lines) for `cl_status`.
-//! * [`daemon`]: [`daemon::run`], the event loop.
+//! * [`daemon`]: [`daemon::run`], the event loop; [`timer`] its deadline.
 //! * [`events`]: the log lines for the core's events.
 //! * [`cl_status`], [`standby`]: the tools.
 
@@ -37,6 +37,7 @@ pub mod ratelimit;
 pub mod resources;
 pub mod standby;
 pub mod state;
+pub mod timer;
 pub mod transport;
 
 /// The heartbeat release whose behaviour we reproduce.
