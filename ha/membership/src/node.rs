@@ -31,6 +31,11 @@ pub(crate) struct Node {
     /// A `shutdone` of the current generation arrived: the node is dead
     /// until it restarts, whatever it still sends.
     pub(crate) shut_down: bool,
+    /// The generation the node had when it was last declared dead. Coming
+    /// back with the same one is a healed partition; with a newer one, a
+    /// restart, whichever message first carried it (often the node's ACK of
+    /// its own first status, not the status itself).
+    pub(crate) died_in_generation: Option<u64>,
     pub(crate) links: Vec<Link>,
     pub(crate) track: SeqTrack,
 }
@@ -53,6 +58,7 @@ impl Node {
             status_seq: 0,
             heard: false,
             shut_down: false,
+            died_in_generation: None,
             links: (0..media)
                 .map(|_| Link {
                     status: LinkStatus::Dead,

@@ -290,6 +290,7 @@ impl Membership {
         }
         self.nodes[i].status = NodeStatus::Dead;
         self.nodes[i].heard = false;
+        self.nodes[i].died_in_generation = Some(self.nodes[i].track.generation);
         if old != NodeStatus::Dead {
             self.emit(Event::NodeStatus {
                 node,
@@ -392,7 +393,12 @@ impl Membership {
                 });
             }
         }
-        if was_dead && !restarted && self.nodes[i].track.generation > 0 {
+        let generation = self.nodes[i].track.generation;
+        if was_dead
+            && !restarted
+            && generation > 0
+            && self.nodes[i].died_in_generation == Some(generation)
+        {
             tracing::error!(node = %name, "Cluster node returning after partition");
             self.emit(Event::PartitionHealed { node: name.clone() });
         }

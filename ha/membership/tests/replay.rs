@@ -189,3 +189,55 @@ fn someone_elses_uuid_is_malformed() {
         })
     );
 }
+
+/// A dead peer that comes back with a new generation is a restart, not a
+/// healed partition, even when the first packet of its new run is not a
+/// status. A real node ACKs its own message just before sending it
+/// (`NS_ackmsg dest=<itself>`), so its self-ACK can carry the new `hg`
+/// first. Mistaking this for a partition makes the daemon give up its
+/// resources and restart.
+#[test]
+fn restart_announced_by_a_self_ack_is_not_a_partition() {
+    let mut sim = fast_sim(&["node1", "node2"], timing(), 1, 37);
+    sim.start_all();
+    sim.run_until(ms(100));
+    let hg = sim
+        .node(1)
+        .sent
+        .iter()
+        .rev()
+        .find(|(_, m)| field(m, "t") == "status")
+        .and_then(|(_, m)| m.get_hex("hg"))
+        .expect("node2 sent a status");
+    sim.crash(1);
+    sim.run_until(ms(300));
+    assert!(
+        sim.first_event(
+            0,
+            |e| matches!(e, Event::NodeDead { node } if node == "node2")
+        )
+        .is_some(),
+        "node2 declared dead"
+    );
+
+    let mut ack = peer_msg("node2", "NS_ackmsg", None, hg + 1);
+    ack.set_str("dest", "node2").set_str("ackseq", "1");
+    sim.inject(0, 0, ack)
+        .expect("self-ACK of the new run accepted");
+    sim.inject(0, 0, peer_status("node2", "init", 1, hg + 1, 50))
+        .expect("first status of the new run accepted");
+
+    assert!(
+        sim.first_event(
+            0,
+            |e| matches!(e, Event::NodeRestarted { node } if node == "node2")
+        )
+        .is_some(),
+        "restart reported"
+    );
+    assert_eq!(
+        count(&sim, 0, |e| matches!(e, Event::PartitionHealed { .. })),
+        0,
+        "a restart must not be taken for a healed partition"
+    );
+}
