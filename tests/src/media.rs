@@ -14,7 +14,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::cluster::Cluster;
 use crate::cmd;
-use crate::netns::{Host, Netns};
+use crate::netns::{new_switch, plug, Host, Netns};
 use crate::node::Node;
 use crate::wait::wait_for;
 
@@ -46,20 +46,7 @@ impl SecondLan {
     /// Plug every node of `c` into a new bridge as `eth1`. Call before the
     /// nodes start: heartbeat opens its media at start.
     pub fn attach_all(c: &Cluster) -> Result<Self> {
-        let switch = Netns::create(&format!("{}sw2", c.prefix()))?;
-        switch.ip(&["link", "add", "br0", "type", "bridge"])?;
-        switch.ip(&[
-            "link",
-            "set",
-            "br0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-        ])?;
-        switch.ip(&["link", "set", "br0", "up"])?;
+        let switch = new_switch(&format!("{}sw2", c.prefix()))?;
         let mut lan = Self {
             switch,
             ports: Vec::new(),
@@ -68,23 +55,7 @@ impl SecondLan {
             let port = port_of(c, n.host())?;
             let [.., last] = n.ip().octets();
             let ip = Ipv4Addr::new(NET2[0], NET2[1], NET2[2], last);
-            cmd::ip(&[
-                "link",
-                "add",
-                "name",
-                IFACE2,
-                "netns",
-                n.host().ns.name(),
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &port,
-                "netns",
-                lan.switch.name(),
-            ])?;
-            lan.switch
-                .ip(&["link", "set", &port, "master", "br0", "up"])?;
+            plug(&lan.switch, &n.host().ns, IFACE2, &port)?;
             let cidr = format!("{ip}/24");
             let brd = Ipv4Addr::new(NET2[0], NET2[1], NET2[2], 255).to_string();
             let ns = &n.host().ns;

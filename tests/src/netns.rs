@@ -124,21 +124,7 @@ pub struct Lan {
 
 impl Lan {
     pub fn new(prefix: &str) -> Result<Self> {
-        let switch = Netns::create(&format!("{prefix}sw"))?;
-        switch.ip(&["link", "add", "br0", "type", "bridge"])?;
-        // No STP and no forwarding delay: ports forward at once.
-        switch.ip(&[
-            "link",
-            "set",
-            "br0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-        ])?;
-        switch.ip(&["link", "set", "br0", "up"])?;
+        let switch = new_switch(&format!("{prefix}sw"))?;
         Ok(Self {
             prefix: prefix.to_owned(),
             switch,
@@ -153,24 +139,7 @@ impl Lan {
     /// 192.0.2.`last_octet`, plugged into the bridge.
     pub fn add_host(&self, tag: &str, last_octet: u8) -> Result<Host> {
         let ns = Netns::create(&format!("{}{tag}", self.prefix))?;
-        let port = format!("p{tag}");
-        cmd::ip(&[
-            "link",
-            "add",
-            "name",
-            IFACE,
-            "netns",
-            ns.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &port,
-            "netns",
-            self.switch.name(),
-        ])?;
-        self.switch
-            .ip(&["link", "set", &port, "master", "br0", "up"])?;
+        plug(&self.switch, &ns, IFACE, &format!("p{tag}"))?;
         let host = Host {
             ns,
             ip: Ipv4Addr::new(NET[0], NET[1], NET[2], last_octet),
@@ -178,4 +147,45 @@ impl Lan {
         host.reset_link()?;
         Ok(host)
     }
+}
+
+/// A namespace holding bridge `br0`, up, with no STP and no forwarding
+/// delay, so ports forward at once.
+pub(crate) fn new_switch(name: &str) -> Result<Netns> {
+    let switch = Netns::create(name)?;
+    switch.ip(&["link", "add", "br0", "type", "bridge"])?;
+    switch.ip(&[
+        "link",
+        "set",
+        "br0",
+        "type",
+        "bridge",
+        "stp_state",
+        "0",
+        "forward_delay",
+        "0",
+    ])?;
+    switch.ip(&["link", "set", "br0", "up"])?;
+    Ok(switch)
+}
+
+/// A veth cable from `host`'s `iface` to `switch`'s `port`, enslaved to
+/// `br0` and up on the switch side (the host side is configured by the caller).
+pub(crate) fn plug(switch: &Netns, host: &Netns, iface: &str, port: &str) -> Result<()> {
+    cmd::ip(&[
+        "link",
+        "add",
+        "name",
+        iface,
+        "netns",
+        host.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        port,
+        "netns",
+        switch.name(),
+    ])?;
+    switch.ip(&["link", "set", port, "master", "br0", "up"])
 }
