@@ -7,7 +7,11 @@
 //! - [`director`]: the check scheduler and real-server state machine; takes
 //!   `now` and check results, emits IPVS commands, check starts and log events.
 //! - [`negotiate`]: request bytes and response verdicts of negotiate checks.
+//! - [`backend`]: the [`backend::Backend`] trait every IPVS implementation
+//!   (kernel netlink, userspace forwarder, memory) provides, snapshots with
+//!   counters and their `ipvsadm -Ln` listing.
 
+pub mod backend;
 pub mod config;
 pub mod director;
 pub mod ipvs;

@@ -1,0 +1,1 @@
+//! The ldirectord daemon: the tokio shell around [`ldirector::director`].
