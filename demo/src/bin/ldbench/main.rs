@@ -8,6 +8,7 @@
 
 mod farm;
 mod ipvsadm;
+mod merge;
 mod round;
 mod table;
 
@@ -27,13 +28,67 @@ struct Cli {
 enum Sub {
     /// One measurement.
     Round(round::RoundArgs),
-    /// Markdown rows from result.json files (or directories holding one).
+    /// The one markdown table: ldirectord rows from result.json files (or
+    /// directories holding one), plus the other benches' outputs.
     Table {
-        /// Also write "reals ours_ms real_ms" rows per check kind here.
+        /// Also write "check reals ours_ms real_ms" rows here (for gnuplot).
         #[arg(long)]
         plot_data: Option<PathBuf>,
+        /// benches/failover.sh output.
+        #[arg(long)]
+        failover: Option<PathBuf>,
+        /// benches/footprint.sh output.
+        #[arg(long)]
+        footprint: Option<PathBuf>,
+        /// AREA=FILE: another bench's markdown output, rows kept as printed.
+        #[arg(long, value_parser = parse_extra)]
+        extra: Vec<(String, PathBuf)>,
+        /// Write the table (with --note above it) as this file's
+        /// "## Summary (benches/run.sh)" section.
+        #[arg(long)]
+        doc: Option<PathBuf>,
+        #[arg(long, default_value = "")]
+        note: String,
         results: Vec<PathBuf>,
     },
+}
+
+fn parse_extra(s: &str) -> Result<(String, PathBuf), String> {
+    s.split_once('=')
+        .map(|(a, f)| (a.to_owned(), PathBuf::from(f)))
+        .ok_or_else(|| format!("{s:?}: want AREA=FILE"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    results: &[PathBuf],
+    plot_data: Option<&std::path::Path>,
+    failover: Option<&std::path::Path>,
+    footprint: Option<&std::path::Path>,
+    extra: &[(String, PathBuf)],
+    doc: Option<&std::path::Path>,
+    note: &str,
+) -> anyhow::Result<String> {
+    let mut t = String::from(merge::HEADER);
+    if let Some(f) = failover {
+        t.push_str(&merge::read_rows("failover", f)?);
+    }
+    if let Some(f) = footprint {
+        t.push_str(&merge::read_rows("footprint", f)?);
+    }
+    t.push_str(&table::run(results, plot_data)?);
+    for (area, f) in extra {
+        t.push_str(&merge::read_rows(area, f)?);
+    }
+    if let Some(d) = doc {
+        let body = if note.is_empty() {
+            t.clone()
+        } else {
+            format!("{note}\n\n{t}")
+        };
+        merge::write_section(d, "Summary (benches/run.sh)", &body)?;
+    }
+    Ok(t)
 }
 
 /// Raise the soft open-files limit to the hard one: 10,000 listeners.
@@ -80,7 +135,23 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Sub::Table { plot_data, results } => match table::run(&results, plot_data.as_deref()) {
+        Sub::Table {
+            plot_data,
+            failover,
+            footprint,
+            extra,
+            doc,
+            note,
+            results,
+        } => match summary(
+            &results,
+            plot_data.as_deref(),
+            failover.as_deref(),
+            footprint.as_deref(),
+            &extra,
+            doc.as_deref(),
+            &note,
+        ) {
             Ok(t) => {
                 print!("{t}");
                 ExitCode::SUCCESS
