@@ -452,10 +452,7 @@ pub fn require(test: &str, tools: &[&str]) -> Option<Vm> {
 #[macro_export]
 macro_rules! require_vm {
     ($tools:expr) => {{
-        let test = ::std::thread::current()
-            .name()
-            .unwrap_or("vm")
-            .to_owned();
+        let test = ::std::thread::current().name().unwrap_or("vm").to_owned();
         match $crate::vm::require(&test, &$tools) {
             Some(vm) => vm,
             None => return,
@@ -511,7 +508,10 @@ mod tests {
         assert_eq!(out.stderr, "err\n", "{out}");
         let guest_kernel = fs::read_to_string(dir.path().join("kernel")).expect("kernel file");
         assert_ne!(guest_kernel.trim(), host_kernel.trim());
-        assert!(!Path::new("/etc/ldv-guest-only").exists(), "guest wrote to host /etc");
+        assert!(
+            !Path::new("/etc/ldv-guest-only").exists(),
+            "guest wrote to host /etc"
+        );
     }
 
     #[test]
@@ -519,7 +519,11 @@ mod tests {
         let vm = crate::require_vm!();
         let dir = scratch("b");
         let out = vm
-            .run(dir.path(), "echo started; sleep 600", Duration::from_secs(8))
+            .run(
+                dir.path(),
+                "echo started; sleep 600",
+                Duration::from_secs(8),
+            )
             .expect("run");
         assert!(out.timed_out, "{out}");
         assert_eq!(out.code, None);
@@ -529,7 +533,14 @@ mod tests {
             .filter_map(|e| e.ok())
             .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
             .map(|c| String::from_utf8_lossy(&c).into_owned())
-            .filter(|c| c.contains(&format!("ldv_ctl={}", std::env::temp_dir().join(format!("{PREFIX}{}x", std::process::id())).display())))
+            .filter(|c| {
+                c.contains(&format!(
+                    "ldv_ctl={}",
+                    std::env::temp_dir()
+                        .join(format!("{PREFIX}{}x", std::process::id()))
+                        .display()
+                ))
+            })
             .collect();
         assert!(leftovers.is_empty(), "guest processes left: {leftovers:?}");
     }
