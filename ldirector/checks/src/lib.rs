@@ -99,9 +99,17 @@ impl Checker {
     /// `spec.timeout(kind)` too, so it is usable on its own.
     pub async fn run(&self, spec: &CheckSpec, kind: AttemptKind) -> CheckResult {
         let limit = spec.timeout(kind);
-        let result = match tokio::time::timeout(limit, self.run_unbounded(spec, kind)).await {
-            Ok(r) => r,
-            Err(_) => CheckResult::down(format!("timed out after {limit:?}")),
+        let self_bounded =
+            kind == AttemptKind::Full && matches!(spec.method, CheckMethod::Ping { .. });
+        let result = if self_bounded {
+            // Each attempt waits checktimeout: the sum is the bound, and
+            // the per-attempt text is the better log line.
+            self.run_unbounded(spec, kind).await
+        } else {
+            match tokio::time::timeout(limit, self.run_unbounded(spec, kind)).await {
+                Ok(r) => r,
+                Err(_) => CheckResult::down(format!("timed out after {limit:?}")),
+            }
         };
         tracing::debug!(
             target: "ld_checks",
@@ -126,9 +134,7 @@ impl Checker {
                     .check(spec.addr, *attempts, spec.checktimeout)
                     .await
             }
-            CheckMethod::External { command, args } => {
-                external::run(command, None, args).await
-            }
+            CheckMethod::External { command, args } => external::run(command, None, args).await,
             CheckMethod::ExternalPerl { command, args } => {
                 external::run("perl", Some(command), args).await
             }

@@ -20,9 +20,7 @@ pub async fn dialog(ctx: &Ctx<'_>) -> CheckOut {
     let mut d = Dialog::new(n.service, &n.login, &n.passwd, SMTP_HELLO)?;
     let tcp = net::tcp(ctx.target).await?;
     let mut s = match n.service {
-        Service::Pops | Service::Imaps => {
-            ctx.tls.wrap(tcp, &ctx.target.ip().to_string()).await?
-        }
+        Service::Pops | Service::Imaps => ctx.tls.wrap(tcp, &ctx.target.ip().to_string()).await?,
         _ => Stream::Plain(tcp),
     };
     let mut step = d.on_data(&[]);
@@ -76,11 +74,9 @@ pub async fn simpletcp(ctx: &Ctx<'_>) -> CheckOut {
                 let got = s.read_more(&mut buf).await?;
                 // Judge each complete line as it arrives: ldirectord stops at
                 // the first matching one without waiting for the close.
-                let complete = buf
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                    .map_or(0, |i| i + 1);
-                let v = judge_simpletcp(ctx.receive, if got == 0 { &buf } else { &buf[..complete] });
+                let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                let v =
+                    judge_simpletcp(ctx.receive, if got == 0 { &buf } else { &buf[..complete] });
                 if v.is_up() || got == 0 {
                     return Ok(v);
                 }

@@ -53,9 +53,10 @@ pub async fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     if let Ok(ip) = h.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    tokio::net::lookup_host((h, port)).await?.next().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, format!("{h}: no address"))
-    })
+    tokio::net::lookup_host((h, port))
+        .await?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{h}: no address")))
 }
 
 /// A plain or TLS connection.

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::CheckResult;
 
 const PAYLOAD: usize = 64;
+const RECV_BUFFER: usize = 8 << 20;
 const ECHO_REQUEST_V4: u8 = 8;
 const ECHO_REPLY_V4: u8 = 0;
 const ECHO_REQUEST_V6: u8 = 128;
@@ -129,6 +130,12 @@ impl Icmp {
             },
         };
         sock.set_nonblocking(true)?;
+        // Replies to thousands of checks arrive in bursts; a default-sized
+        // buffer drops them (a raw socket also queues our own requests on
+        // loopback). Root may exceed rmem_max.
+        if sock.set_recv_buffer_size(RECV_BUFFER).is_err() || !force_rcvbuf(&sock) {
+            tracing::debug!(target: "ld_checks", "ICMP receive buffer left at the system limit");
+        }
         let mut id = [0u8; 2];
         getrandom::getrandom(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
         // SAFETY: the socket owns its descriptor and is neither closed nor
@@ -186,7 +193,10 @@ impl Icmp {
                 Err(_would_block) => continue,
             }
         }
-        Ok(matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(()))))
+        Ok(matches!(
+            tokio::time::timeout(timeout, rx).await,
+            Ok(Ok(()))
+        ))
     }
 
     /// The (source, sequence) of an echo reply meant for us.
@@ -198,7 +208,11 @@ impl Icmp {
         } else {
             packet
         };
-        let reply = if self.v6 { ECHO_REPLY_V6 } else { ECHO_REPLY_V4 };
+        let reply = if self.v6 {
+            ECHO_REPLY_V6
+        } else {
+            ECHO_REPLY_V4
+        };
         if *icmp.first()? != reply {
             return None;
         }
@@ -239,6 +253,22 @@ async fn read_replies(icmp: Arc<Icmp>) {
                 let _ = tx.send(());
             }
         }
+    }
+}
+
+/// SO_RCVBUFFORCE (CAP_NET_ADMIN): past `net.core.rmem_max`.
+fn force_rcvbuf(sock: &Socket) -> bool {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(RECV_BUFFER).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt reads `size` for the given length only.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
     }
 }
 

@@ -25,7 +25,10 @@ async fn connect_up_and_refused_is_down_without_waiting() {
 
     let start = Instant::now();
     let r = c
-        .run(&spec(CheckMethod::Connect, closed_port()), AttemptKind::Full)
+        .run(
+            &spec(CheckMethod::Connect, closed_port()),
+            AttemptKind::Full,
+        )
         .await;
     assert!(!r.up);
     assert!(r.detail.contains("refused"), "{}", r.detail);
@@ -143,8 +146,13 @@ async fn half_open_response_times_out_on_schedule() {
 fn connect_to_a_full_backlog_times_out_on_schedule() {
     use socket2::{Domain, Socket, Type};
     let l = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    l.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into())
-        .unwrap();
+    l.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
     l.listen(0).unwrap();
     let addr = l.local_addr().unwrap().as_socket().unwrap();
     let mut held = Vec::new();

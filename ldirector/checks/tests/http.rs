@@ -57,25 +57,43 @@ async fn request_shape_status_receive_and_redirects() {
     .await;
     let check = |req: &str, receive: &str| neg_spec(negotiate(Service::Http, req, receive), web);
 
-    let r = c.run(&check("/ok", "ldirectord-ok"), AttemptKind::Full).await;
+    let r = c
+        .run(&check("/ok", "ldirectord-ok"), AttemptKind::Full)
+        .await;
     assert!(r.up, "{}", r.detail);
     let head = seen.lock().unwrap().last().cloned().unwrap();
     assert!(head.starts_with("GET /ok HTTP/1.1\r\n"), "{head}");
     assert!(head.contains("\r\nHost: 127.0.0.1\r\n"), "{head}");
     assert!(head.contains("User-Agent: libwww-perl/"), "{head}");
 
-    let r = c.run(&check("/ok", "something else"), AttemptKind::Full).await;
+    let r = c
+        .run(&check("/ok", "something else"), AttemptKind::Full)
+        .await;
     assert!(!r.up && r.detail.contains("receive"), "{}", r.detail);
     let r = c.run(&check("/missing", ""), AttemptKind::Full).await;
     assert!(!r.up && r.detail.contains("404"), "{}", r.detail);
-    let r = c.run(&check("/moved", "^ldirectord-ok$"), AttemptKind::Full).await;
+    let r = c
+        .run(&check("/moved", "^ldirectord-ok$"), AttemptKind::Full)
+        .await;
     assert!(r.up, "{}", r.detail);
     let r = c.run(&check("/loop", ""), AttemptKind::Full).await;
     assert!(!r.up && r.detail.contains("redirects"), "{}", r.detail);
-    assert!(c.run(&check("/chunked", "^ldirectord-ok$"), AttemptKind::Full).await.up);
-    assert!(c.run(&check("/close", "until close"), AttemptKind::Full).await.up);
+    assert!(
+        c.run(&check("/chunked", "^ldirectord-ok$"), AttemptKind::Full)
+            .await
+            .up
+    );
+    assert!(
+        c.run(&check("/close", "until close"), AttemptKind::Full)
+            .await
+            .up
+    );
     let r = c.run(&check("/ok", "(unclosed"), AttemptKind::Full).await;
-    assert!(!r.up && r.detail.contains("receive pattern"), "{}", r.detail);
+    assert!(
+        !r.up && r.detail.contains("receive pattern"),
+        "{}",
+        r.detail
+    );
 
     // virtualhost and HEAD.
     let mut n = negotiate(Service::Http, "/ok", "");
@@ -91,7 +109,14 @@ async fn request_shape_status_receive_and_redirects() {
         let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").await;
     })
     .await;
-    assert!(!c.run(&neg_spec(negotiate(Service::Http, "/", ""), ssh), AttemptKind::Full).await.up);
+    assert!(
+        !c.run(
+            &neg_spec(negotiate(Service::Http, "/", ""), ssh),
+            AttemptKind::Full
+        )
+        .await
+        .up
+    );
 }
 
 #[tokio::test]
@@ -111,11 +136,18 @@ async fn http_proxy_sends_the_absolute_url_to_the_real() {
         }
     })
     .await;
-    let n = negotiate(Service::HttpProxy, "/http://www.example.com/index.html", "proxied");
+    let n = negotiate(
+        Service::HttpProxy,
+        "/http://www.example.com/index.html",
+        "proxied",
+    );
     let r = c.run(&neg_spec(n, proxy), AttemptKind::Full).await;
     assert!(r.up, "{}", r.detail);
     let head = seen.lock().unwrap().clone();
-    assert!(head.starts_with("GET http://www.example.com/index.html HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.starts_with("GET http://www.example.com/index.html HTTP/1.1\r\n"),
+        "{head}"
+    );
     assert!(head.contains("\r\nHost: www.example.com\r\n"), "{head}");
 }
 
@@ -142,7 +174,10 @@ fn nginx_binary() -> Option<&'static str> {
 
 fn start_nginx() -> Option<Nginx> {
     let bin = nginx_binary();
-    if !require(bin.is_some(), "nginx not installed (apt-get install nginx-light)") {
+    if !require(
+        bin.is_some(),
+        "nginx not installed (apt-get install nginx-light)",
+    ) {
         return None;
     }
     let dir = TempDir::new();
@@ -183,7 +218,8 @@ fn start_nginx() -> Option<Nginx> {
         _dir: dir,
     };
     let ready = wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(n.http).is_ok() && std::net::TcpStream::connect(n.https).is_ok()
+        std::net::TcpStream::connect(n.http).is_ok()
+            && std::net::TcpStream::connect(n.https).is_ok()
     });
     if !ready {
         let log = std::fs::read_to_string(n._dir.path().join("error.log")).unwrap_or_default();
@@ -201,25 +237,67 @@ async fn nginx_http_and_https() {
     let c = Checker::new().unwrap();
     let check = |svc, req: &str, rec: &str, at| neg_spec(negotiate(svc, req, rec), at);
 
-    let r = c.run(&check(Service::Http, "/index.html", "ldirectord-ok", nginx.http), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check(Service::Http, "/index.html", "ldirectord-ok", nginx.http),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(r.up, "{}", r.detail);
-    let r = c.run(&check(Service::Http, "/old", "from nginx", nginx.http), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check(Service::Http, "/old", "from nginx", nginx.http),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(r.up, "redirect: {}", r.detail);
-    let r = c.run(&check(Service::Http, "/nope.html", "", nginx.http), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check(Service::Http, "/nope.html", "", nginx.http),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(!r.up && r.detail.contains("404"), "{}", r.detail);
 
     // Self-signed certificate for another name: accepted, like ldirectord.
-    let r = c.run(&check(Service::Https, "/index.html", "ldirectord-ok", nginx.https), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check(Service::Https, "/index.html", "ldirectord-ok", nginx.https),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(r.up, "https: {}", r.detail);
-    let r = c.run(&check(Service::Https, "/index.html", "not there", nginx.https), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check(Service::Https, "/index.html", "not there", nginx.https),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(!r.up);
     // https against the plain port fails the handshake; http against TLS
     // gets nginx's 400.
-    let r = c.run(&check(Service::Https, "/", "", nginx.http), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check(Service::Https, "/", "", nginx.http),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(!r.up && r.detail.contains("TLS"), "{}", r.detail);
-    assert!(!c.run(&check(Service::Http, "/", "", nginx.https), AttemptKind::Full).await.up);
+    assert!(
+        !c.run(
+            &check(Service::Http, "/", "", nginx.https),
+            AttemptKind::Full
+        )
+        .await
+        .up
+    );
 
     drop(nginx);
-    let r = c.run(&check(Service::Http, "/", "", closed_port()), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check(Service::Http, "/", "", closed_port()),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(!r.up);
 }
