@@ -33,6 +33,7 @@ pub mod logging;
 pub mod ownfilter;
 pub mod paths;
 pub mod pidfile;
+pub mod ping;
 pub mod ratelimit;
 pub mod resources;
 pub mod standby;
