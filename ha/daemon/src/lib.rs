@@ -36,6 +36,7 @@ pub mod pidfile;
 pub mod ping;
 pub mod ratelimit;
 pub mod resources;
+pub mod respawn;
 pub mod standby;
 pub mod state;
 pub mod timer;
