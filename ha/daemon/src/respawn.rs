@@ -428,7 +428,7 @@ mod tests {
     fn ipfail_lines_are_taken_out() {
         let cf = hb_config::parse_ha_cf(
             std::path::Path::new("ha.cf"),
-            "node a\nnode b\nbcast lo\nrespawn hacluster /usr/lib/heartbeat/ipfail\n\
+            "node a\nnode b\nbcast lo\nrespawn root /usr/lib/heartbeat/ipfail\n\
              respawn root /usr/local/bin/watcher -v\n",
         )
         .unwrap();
