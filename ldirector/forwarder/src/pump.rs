@@ -18,6 +18,11 @@ const POOL_MAX: usize = 256;
 
 static POOL: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
 
+/// Idle pipes held for reuse (each is two fds).
+pub fn pooled_pipes() -> usize {
+    crate::lock(&POOL).len()
+}
+
 struct Pipe {
     r: OwnedFd,
     w: OwnedFd,
