@@ -43,6 +43,16 @@ pub struct NodeFiles {
     pub haresources: String,
     /// Extra scripts for `/etc/ha.d/resource.d` (name, contents).
     pub resource_scripts: Vec<(String, String)>,
+    /// Executables in node-private directories (directory, name,
+    /// contents): each such directory is bound over the host's, so the node
+    /// sees only these files there (e.g. `/etc/init.d`, which hides the
+    /// host's init scripts: only for nodes of our heartbeat).
+    pub private_files: Vec<(String, String, String)>,
+}
+
+/// Where a private directory lives under the node dir.
+fn private_sub(target: &str) -> String {
+    format!("private{}", target.replace('/', "_"))
 }
 
 const REBOOT_STUB: &str = "#!/bin/sh\n\
@@ -66,6 +76,8 @@ pub struct Node {
     child: Option<Child>,
     /// Host pid of the node's PID 1 (`nsinit`).
     init: Option<i32>,
+    /// Node-private directories bound over the host's.
+    private: Vec<String>,
     // Last: the namespace goes after the processes in it.
     host: Host,
 }
@@ -129,6 +141,15 @@ impl Node {
         for (script, body) in &files.resource_scripts {
             write_mode(&etc.join("resource.d").join(script), body, 0o755)?;
         }
+        let mut private = Vec::new();
+        for (target, name, body) in &files.private_files {
+            let sub = dir.join(private_sub(target));
+            fs::create_dir_all(&sub)?;
+            write_mode(&sub.join(name), body, 0o755)?;
+            if !private.contains(target) {
+                private.push(target.clone());
+            }
+        }
         varlib_skeleton(Path::new("/var/lib/heartbeat"), &dir.join("varlib"))?;
         write_mode(&dir.join("reboot-stub"), REBOOT_STUB, 0o755)?;
         Ok(Self {
@@ -138,6 +159,7 @@ impl Node {
             env: env.clone(),
             child: None,
             init: None,
+            private,
             host,
         })
     }
@@ -224,6 +246,10 @@ impl Node {
             ("log", "/var/log"),
         ] {
             c.arg("--bind").arg(format!("{}:{target}", d(sub)));
+        }
+        for target in &self.private {
+            c.arg("--bind")
+                .arg(format!("{}:{target}", d(&private_sub(target))));
         }
         for target in STUBBED {
             c.arg("--stub")
