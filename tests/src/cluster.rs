@@ -28,6 +28,7 @@ pub struct ClusterSpec {
     haresources: String,
     resource_scripts: Vec<(String, String)>,
     private_files: Vec<(String, String, String)>,
+    binds: Vec<(std::path::PathBuf, String)>,
 }
 
 impl ClusterSpec {
@@ -40,6 +41,7 @@ impl ClusterSpec {
             haresources: "# no resource groups: membership only\n".into(),
             resource_scripts: Vec::new(),
             private_files: Vec::new(),
+            binds: Vec::new(),
         }
     }
 
@@ -74,6 +76,13 @@ impl ClusterSpec {
         self
     }
 
+    /// Bind the host directory `src` over `target` in every node (e.g. an
+    /// installed tree's `/usr/libexec/heartbeat`).
+    pub fn bind_dir(mut self, src: &std::path::Path, target: &str) -> Self {
+        self.binds.push((src.to_path_buf(), target.to_owned()));
+        self
+    }
+
     /// Create namespaces and node directories; nothing is started.
     pub fn build(self, env: &Env) -> Result<Cluster> {
         let prefix = fresh_prefix();
@@ -95,6 +104,7 @@ impl ClusterSpec {
                 haresources: self.haresources.clone(),
                 resource_scripts: self.resource_scripts.clone(),
                 private_files: self.private_files.clone(),
+                binds: self.binds.clone(),
             };
             nodes.push(Node::prepare(
                 name,

@@ -7,7 +7,7 @@
 //! `cause_shutdown_restart`); within a bounded time exactly one node holds
 //! the VIP, and never two afterwards.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _, Result};
 use ha_tests::{cmd, wait_for, Auth, Cluster, ClusterSpec, HaCf, Kind, Needs, Node, Timing};
@@ -128,7 +128,6 @@ fn run(c: &mut Cluster) -> Result<()> {
     )?;
     eprintln!("split brain {split:?} after the cut");
 
-    let t0 = Instant::now();
     part.heal()?;
     // Both give up everything and restart; the fresh pair negotiates like a
     // cold boot (nice_failback: RQSTDELAY 10 s), so allow for that.
