@@ -33,7 +33,10 @@ impl Lone {
         let cfg = Config {
             local: "node1".into(),
             nodes: vec!["node1".into()],
-            groups: vec![group("node1", &["IPaddr::192.0.2.50/24/eth0", "hbtest::alpha"])],
+            groups: vec![group(
+                "node1",
+                &["IPaddr::192.0.2.50/24/eth0", "hbtest::alpha"],
+            )],
             auto_failback: AutoFailback::On,
             stonith: false,
             timing: Timing::default(),
@@ -172,7 +175,12 @@ fn stops_that_keep_timing_out_end_in_a_local_fence() {
         .iter()
         .filter(|r| r.resource == 1 && r.action == Action::Stop)
         .count();
-    assert_eq!(stops, 1 + Timing::default().stop_retries as usize, "{:#?}", n.logs);
+    assert_eq!(
+        stops,
+        1 + Timing::default().stop_retries as usize,
+        "{:#?}",
+        n.logs
+    );
     assert!(n.fenced, "{:#?}", n.logs);
     assert!(n
         .logs
