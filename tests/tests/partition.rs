@@ -165,8 +165,9 @@ fn run(c: &mut Cluster) -> Result<()> {
     )?;
     for n in c.nodes() {
         ensure!(
-            !n.log_lines("returning after partition").is_empty(),
-            "{} never saw the partition heal",
+            !n.log_lines("CRIT: Cluster node node").is_empty()
+                && !n.log_lines("returning after partition").is_empty(),
+            "{} never logged the partition heal as heartbeat does",
             n.name()
         );
         if n.daemon_pids().is_empty() {
