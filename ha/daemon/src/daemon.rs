@@ -414,7 +414,16 @@ impl Shell {
             self.rsc.membership(Instant::now(), &ev);
             match ev {
                 Event::PartitionHealed { .. } => {
-                    // heartbeat: give up resources, then restart.
+                    // heartbeat.c's follow-up lines, then its
+                    // cause_shutdown_restart(): give up every resource
+                    // (the peer, if it saw the same, does likewise), and
+                    // start afresh so the pair negotiates like a cold boot.
+                    tracing::info!(
+                        "For information on cluster partitions, See URL: http://linux-ha.org/wiki/Split_Brain"
+                    );
+                    tracing::warn!("Deadtime value may be too small.");
+                    tracing::info!("See FAQ for information on tuning deadtime.");
+                    tracing::info!("URL: http://linux-ha.org/wiki/FAQ#Heavy_Load");
                     self.exit = RunExit::Restart;
                     self.begin_shutdown("partition");
                 }
