@@ -30,8 +30,8 @@ use crate::loadavg::LoadAvg;
 use crate::paths::DaemonPaths;
 use crate::ping::{PingSide, Route};
 use crate::ratelimit::RateLimit;
-use crate::respawn::{FailFast, Respawner};
 use crate::resources::{AgentDone, Duty, Resources};
+use crate::respawn::{FailFast, Respawner};
 use crate::state::{self, GenerationSource};
 use crate::timer::DeadlineTimer;
 use crate::transport::{Received, Transport, TransportError, MAX_DATAGRAM};
@@ -461,9 +461,7 @@ impl Shell {
             crate::events::log_event(&ev, &self.loaded.local_node, &self.links);
             let now = Instant::now();
             let stable = self.rsc_stable();
-            let route = self
-                .ping
-                .event(now, &ev, &self.core, &self.links, stable);
+            let route = self.ping.event(now, &ev, &self.core, &self.links, stable);
             if !matches!(ev, Event::CommUp) && route == Route::Resources {
                 self.rsc.membership(now, &ev);
             }
@@ -485,7 +483,8 @@ impl Shell {
                         && new == hb_membership::NodeStatus::Up =>
                 {
                     self.local_links_logged = true;
-                    for link in &self.links {
+                    // Ping links are the ping nodes', not ours.
+                    for link in self.links.iter().take(self.ping.first_link()) {
                         tracing::info!(event = "link", node = %node, "Link {node}:{link} up.");
                     }
                 }

@@ -106,7 +106,11 @@ pub fn echo_reply_payload(v6: bool, packet: &[u8], ident: u16) -> Option<&[u8]> 
         let ihl = usize::from(packet.first()? & 0x0f) * 4;
         packet.get(ihl..)?
     };
-    let want = if v6 { ICMP6_ECHO_REPLY } else { ICMP_ECHO_REPLY };
+    let want = if v6 {
+        ICMP6_ECHO_REPLY
+    } else {
+        ICMP_ECHO_REPLY
+    };
     if *icmp.first()? != want || *icmp.get(1)? != 0 {
         return None;
     }
@@ -232,8 +236,7 @@ pub fn check_reply(
     now_wall: u64,
     max_age: Duration,
 ) -> Result<(), ReplyError> {
-    let (msg, _) =
-        hb_wire::decode(payload, keys).map_err(|e| ReplyError::Decode(e.to_string()))?;
+    let (msg, _) = hb_wire::decode(payload, keys).map_err(|e| ReplyError::Decode(e.to_string()))?;
     if msg.msg_type() != Some("NS_st") {
         return Err(ReplyError::NotPing);
     }
@@ -288,7 +291,9 @@ pub fn ipfail_config(loaded: &hb_config::Loaded) -> Result<IpFailConfig, String>
     let auto_failback = match cf.auto_failback {
         AutoFailback::On => true,
         AutoFailback::Off => false,
-        AutoFailback::Legacy => return Err("auto_failback set to incompatible legacy option.".into()),
+        AutoFailback::Legacy => {
+            return Err("auto_failback set to incompatible legacy option.".into())
+        }
     };
     let peers: Vec<&String> = cf
         .nodes
@@ -324,6 +329,8 @@ pub enum Route {
 }
 
 pub struct PingSide {
+    /// Link ids from here on are ping nodes' links.
+    first_link: usize,
     media: Option<PingMedia>,
     targets: Vec<IpAddr>,
     keepalive: Duration,
@@ -346,7 +353,8 @@ impl PingSide {
         now: Instant,
     ) -> PingSide {
         let cf = &loaded.hacf;
-        let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, links.len());
+        let first_link = links.len();
+        let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, first_link);
         for s in specs {
             links.push(s.name.clone());
             core.add_ping_node(now, s);
@@ -366,6 +374,7 @@ impl PingSide {
             }
         };
         PingSide {
+            first_link,
             media,
             targets,
             keepalive: cf.keepalive,
@@ -375,6 +384,12 @@ impl PingSide {
             send_noise: RateLimit::new(Duration::from_secs(10)),
             reply_noise: RateLimit::new(Duration::from_secs(10)),
         }
+    }
+
+    /// The first link id that belongs to a ping node (= the number of our
+    /// own links).
+    pub fn first_link(&self) -> usize {
+        self.first_link
     }
 
     pub fn ipfail_enabled(&self) -> bool {
