@@ -71,9 +71,8 @@ impl Parser<'_> {
                 }
                 // ipfail runs built in (hb-resources' ipfail), wherever
                 // the distribution would have installed the binary.
-                if !(kind == "respawn" && child.is_ipfail())
-                    && !self.host.is_executable(Path::new(child.path()))
-                {
+                let builtin = kind == "respawn" && child.is_ipfail();
+                if !builtin && !self.host.is_executable(Path::new(child.path())) {
                     return Err(format!(
                         "Client child command [{}] is not executable",
                         child.path()
