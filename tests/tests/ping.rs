@@ -61,11 +61,18 @@ fn have_iptables(test: &str) -> bool {
 }
 
 fn spec(kinds: [Kind; 2]) -> ClusterSpec {
-    let mut hacf = HaCf::with_timing(Timing::FAST);
+    spec_with(kinds, Timing::FAST, "/usr/lib/heartbeat/ipfail")
+}
+
+/// `ipfail` is the path in the respawn line: ours runs ipfail built in
+/// whatever the path; a real heartbeat needs Debian's
+/// `/usr/libexec/heartbeat/ipfail`.
+fn spec_with(kinds: [Kind; 2], timing: Timing, ipfail: &str) -> ClusterSpec {
+    let mut hacf = HaCf::with_timing(timing);
     hacf.auto_failback = "on".into();
     hacf.extra = vec![
         format!("ping {PING_NODE}"),
-        "respawn hacluster /usr/lib/heartbeat/ipfail".into(),
+        format!("respawn hacluster {ipfail}"),
         "apiauth ipfail gid=haclient uid=hacluster".into(),
     ];
     ClusterSpec::new(Auth::Sha1("HI!".into()), hacf)
@@ -372,5 +379,78 @@ fn respawn_restarts_a_killed_client_but_not_one_exiting_100_in(c: &mut Cluster) 
         },
     )?;
     ensure!(!n1.log_lines("exited with return code 100").is_empty());
+    Ok(())
+}
+
+/// Our built-in ipfail against a real heartbeat 3.0.6 running the real
+/// ipfail binary: they must understand each other's `num_ping_nodes` /
+/// `you_are_dead` / `abort_giveup`. Our node1 owns the VIP and loses the
+/// ping node; the real node2 must tell it so and receive the group, and
+/// give it back when the count is balanced again.
+#[test]
+fn builtin_ipfail_interoperates_with_real_ipfail() {
+    let env = ha_tests::require!(Needs::Ours);
+    if !have_iptables("builtin_ipfail_interoperates_with_real_ipfail") {
+        return;
+    }
+    let mut c = spec_with(
+        [Kind::Ours, Kind::Real],
+        Timing::STANDARD,
+        "/usr/libexec/heartbeat/ipfail",
+    )
+    .build(&env)
+    .expect("cluster");
+    if let Err(e) = builtin_ipfail_interoperates_with_real_ipfail_in(&mut c) {
+        panic!("{e:#}");
+    }
+}
+
+/// The other way round: the real node owns the VIP and loses the ping
+/// node; our node2 must answer its count with `you_are_dead`.
+#[test]
+fn real_ipfail_gives_up_to_builtin_ipfail() {
+    let env = ha_tests::require!(Needs::Ours);
+    if !have_iptables("real_ipfail_gives_up_to_builtin_ipfail") {
+        return;
+    }
+    let mut c = spec_with(
+        [Kind::Real, Kind::Ours],
+        Timing::STANDARD,
+        "/usr/libexec/heartbeat/ipfail",
+    )
+    .build(&env)
+    .expect("cluster");
+    if let Err(e) = builtin_ipfail_interoperates_with_real_ipfail_in(&mut c) {
+        panic!("{e:#}");
+    }
+}
+
+fn builtin_ipfail_interoperates_with_real_ipfail_in(c: &mut Cluster) -> Result<()> {
+    c.start_all()?;
+    c.wait_all_active(Duration::from_secs(30))?;
+    wait_owner(c, "node1", Duration::from_secs(40))?;
+    for n in c.nodes() {
+        wait_ping_status(n, "ping", Duration::from_secs(10))?;
+    }
+    let t0 = Instant::now();
+    cut_icmp(c, c.node("node1"), true)?;
+    wait_owner(c, "node2", Duration::from_secs(30))?;
+    eprintln!("ICMP cut on node1 -> VIP on node2 after {:?}", t0.elapsed());
+    ensure!(!c
+        .node("node2")
+        .log_lines("Telling other node that we have more visible ping nodes.")
+        .is_empty());
+    ensure!(!c
+        .node("node1")
+        .log_lines("Giving up because we were told that we have less ping nodes.")
+        .is_empty());
+    cut_icmp(c, c.node("node1"), false)?;
+    let t0 = Instant::now();
+    wait_owner(c, "node1", Duration::from_secs(30))?;
+    eprintln!("ICMP back -> VIP on node1 after {:?}", t0.elapsed());
+    ensure!(!c
+        .node("node2")
+        .log_lines("Giving up foreign resources (auto_failback).")
+        .is_empty());
     Ok(())
 }
