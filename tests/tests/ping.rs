@@ -198,6 +198,18 @@ fn ping_node_shows_in_cl_status_and_its_loss_moves_resources_in(c: &mut Cluster)
     ensure!(!n1
         .log_lines("Status update for node 192.0.2.100: status ping")
         .is_empty());
+    // ipfail counts as a running API client, here and (after its sign-on
+    // message) on the peer.
+    assert_eq!(
+        n1.cl_status(&["clientstatus", "node1", "ipfail"]).unwrap(),
+        "online"
+    );
+    wait_for(
+        "node2's ipfail to be online",
+        Duration::from_secs(5),
+        POLL,
+        || n1.cl_status(&["clientstatus", "node2", "ipfail"]),
+    )?;
 
     // node1 loses the ping node: ipfail gives its resources to node2.
     let t0 = Instant::now();

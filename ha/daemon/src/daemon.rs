@@ -289,20 +289,7 @@ pub async fn run(
         now,
     );
     let mut links = links;
-    let (clients, ipfail_wanted) = crate::respawn::clients(&loaded.hacf);
-    let ipfail = ipfail_wanted
-        .then(|| match crate::ping::ipfail_config(&loaded) {
-            Ok(c) => {
-                tracing::info!(source = "ipfail", peer = %c.peer, "ipfail runs built in: comparing ping node counts with {}.", c.peer);
-                Some(c)
-            }
-            Err(e) => {
-                tracing::error!(source = "ipfail", "{e}");
-                None
-            }
-        })
-        .flatten();
-    let ping = PingSide::new(&loaded, &mut links, &mut core, ipfail, now);
+    let (ping, clients) = crate::ping::setup(&loaded, &mut links, &mut core, now);
     let config_dir = paths
         .config
         .ha_cf
@@ -583,12 +570,7 @@ impl Shell {
                 Output::Send(msg) => self.send_client(now, msg),
                 Output::Standby(scope) => self.rsc.request(now, LocalRequest::Standby(scope)),
                 Output::TakeOver(node) => self.rsc.membership(now, &Event::NodeDead { node }),
-                Output::Log(level, text) => match level {
-                    hb_resources::Level::Debug => tracing::debug!(source = "ipfail", "{text}"),
-                    hb_resources::Level::Info => tracing::info!(source = "ipfail", "{text}"),
-                    hb_resources::Level::Warn => tracing::warn!(source = "ipfail", "{text}"),
-                    _ => tracing::error!(source = "ipfail", "{text}"),
-                },
+                Output::Log(level, text) => crate::ping::log_ipfail(level, &text),
             }
         }
         busy
@@ -664,8 +646,15 @@ impl Shell {
             },
             // We host no API clients; a peer's clients are unknown to us:
             // heartbeat answers "offline" for a client it does not have.
-            Request::ClientStatus { node, .. } => {
-                if self.loaded.hacf.nodes.iter().any(|n| n == node) {
+            Request::ClientStatus { node, client } => {
+                if let Some(online) =
+                    self.ping
+                        .ipfail_client_status(node, client, &self.loaded.local_node)
+                {
+                    Response::ClientStatus {
+                        status: if online { "online" } else { "offline" }.to_owned(),
+                    }
+                } else if self.loaded.hacf.nodes.iter().any(|n| n == node) {
                     Response::ClientStatus {
                         status: "offline".to_owned(),
                     }

@@ -318,6 +318,46 @@ pub fn ipfail_config(loaded: &hb_config::Loaded) -> Result<IpFailConfig, String>
     })
 }
 
+/// The ping side of ha.cf: ping nodes registered with `core` (their link
+/// names appended to `links`), ipfail built in if a `respawn` line runs it,
+/// and the other `respawn`/`failfast` clients to start at Comm_now_up.
+pub fn setup(
+    loaded: &hb_config::Loaded,
+    links: &mut Vec<String>,
+    core: &mut Membership,
+    now: Instant,
+) -> (PingSide, Vec<crate::respawn::ClientSpec>) {
+    let (clients, ipfail_wanted) = crate::respawn::clients(&loaded.hacf);
+    let ipfail = if ipfail_wanted {
+        match ipfail_config(loaded) {
+            Ok(c) => {
+                tracing::info!(source = "ipfail", peer = %c.peer,
+                    "ipfail runs built in: comparing ping node counts with {}.", c.peer);
+                Some(c)
+            }
+            Err(e) => {
+                tracing::error!(source = "ipfail", "{e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    (PingSide::new(loaded, links, core, ipfail, now), clients)
+}
+
+/// An ipfail log line, tagged with ipfail as its source.
+pub fn log_ipfail(level: hb_resources::Level, text: &str) {
+    match level {
+        hb_resources::Level::Debug => tracing::debug!(source = "ipfail", "{text}"),
+        hb_resources::Level::Info => tracing::info!(source = "ipfail", "{text}"),
+        hb_resources::Level::Warn => tracing::warn!(source = "ipfail", "{text}"),
+        hb_resources::Level::Error | hb_resources::Level::Crit => {
+            tracing::error!(source = "ipfail", "{text}")
+        }
+    }
+}
+
 /// What the loop does with a membership event after [`PingSide::event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -337,6 +377,9 @@ pub struct PingSide {
     deadping: Duration,
     next_send: Option<Instant>,
     ipfail: Option<IpFail>,
+    /// The peer's ipfail signed on (`hbapi-clstat st=join`) and the peer
+    /// has not died since: `cl_status clientstatus <peer> ipfail`.
+    peer_ipfail_online: bool,
     send_noise: RateLimit,
     reply_noise: RateLimit,
 }
@@ -381,6 +424,7 @@ impl PingSide {
             deadping: cf.deadping,
             next_send: Some(now),
             ipfail: ipfail.map(IpFail::new),
+            peer_ipfail_online: false,
             send_noise: RateLimit::new(Duration::from_secs(10)),
             reply_noise: RateLimit::new(Duration::from_secs(10)),
         }
@@ -394,6 +438,23 @@ impl PingSide {
 
     pub fn ipfail_enabled(&self) -> bool {
         self.ipfail.is_some()
+    }
+
+    /// `cl_status clientstatus <node> ipfail` while ipfail runs built in:
+    /// online here; on the peer, once its ipfail signed on. `None` for
+    /// other clients or nodes.
+    pub fn ipfail_client_status(&self, node: &str, client: &str, local: &str) -> Option<bool> {
+        let f = self.ipfail.as_ref()?;
+        if client != "ipfail" {
+            return None;
+        }
+        if node.eq_ignore_ascii_case(local) {
+            Some(true)
+        } else if node.eq_ignore_ascii_case(&f.config().peer) {
+            Some(self.peer_ipfail_online)
+        } else {
+            None
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -523,10 +584,15 @@ impl PingSide {
             {
                 Route::Skip
             }
-            Event::NodeDead { node } => match f.peer_dead(node, up) {
-                PeerDeath::TakeOver => Route::Resources,
-                PeerDeath::Hold => Route::Skip,
-            },
+            Event::NodeDead { node } => {
+                if *node == f.config().peer {
+                    self.peer_ipfail_online = false;
+                }
+                match f.peer_dead(node, up) {
+                    PeerDeath::TakeOver => Route::Resources,
+                    PeerDeath::Hold => Route::Skip,
+                }
+            }
             Event::NodeStatus {
                 node,
                 new: NodeStatus::Up | NodeStatus::Active,
@@ -537,6 +603,16 @@ impl PingSide {
             }
             Event::Deliver { node, msg } => {
                 let t = msg.msg_type().unwrap_or("");
+                if t == ipfail::T_APICLISTAT
+                    && *node == f.config().peer
+                    && msg.get_str("from_id") == Some("ipfail")
+                {
+                    match msg.get_str("st") {
+                        Some("join") => self.peer_ipfail_online = true,
+                        Some("leave") => self.peer_ipfail_online = false,
+                        _ => {}
+                    }
+                }
                 let mine = matches!(
                     t,
                     ipfail::T_NUM_PING_NODES
