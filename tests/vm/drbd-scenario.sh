@@ -9,7 +9,7 @@
 # over 127.0.0.1 to r1 (beta, minor 1, /dev/ram1): "the same" resource under
 # two names, as two kernels would each call it r0.
 #
-# Every step leaves $OUT/<step>.rc .out .err .secs for the Rust side.
+# Every step leaves $OUT/<step>.rc .out .err .span (and snapshots .proc) for the Rust side.
 # Env: OUT, OURS (our drbddisk), FS (our Filesystem), STOCK (Debian's
 # drbddisk), PAYLOAD.
 set -u
