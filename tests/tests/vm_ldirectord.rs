@@ -62,18 +62,23 @@ fn config(out: &Path, edited: bool) -> String {
     )
 }
 
+/// `(real, forwarding as listed, weight)`.
+type Real = (&'static str, &'static str, u32);
+/// `(scheduler, reals)` of one virtual service.
+type Service = (&'static str, &'static [Real]);
+
 /// One step: the kernel table ldirectord 4.12 leaves, as
 /// `(scheduler, [(real, forwarding, weight)])` per VIP (absent = no service),
 /// and which servers answer HTTP on each VIP (empty = nobody).
 struct Step {
     name: &'static str,
-    nat: Option<(&'static str, &'static [(&'static str, &'static str, u32)])>,
-    dr: Option<(&'static str, &'static [(&'static str, &'static str, u32)])>,
+    nat: Option<Service>,
+    dr: Option<Service>,
     nat_http: &'static [&'static str],
     dr_http: &'static [&'static str],
 }
 
-const DR_UP: (&str, &[(&str, &str, u32)]) = (
+const DR_UP: Service = (
     "rr",
     &[("10.77.0.13:80", "Route", 1), ("10.77.0.14:80", "Route", 1)],
 );
@@ -260,7 +265,11 @@ fn ldirectord_drives_real_ipvs_nat_and_dr() {
         .env("LDIRECTORD", ld.to_string_lossy())
         .env("LD_OPTS", opts);
     let run = vm
-        .run(dir.path(), "exec sh ./scenario.sh", Duration::from_secs(400))
+        .run(
+            dir.path(),
+            "exec sh ./scenario.sh",
+            Duration::from_secs(400),
+        )
         .expect("guest");
     let read = |f: &str| fs::read_to_string(out.join(f)).unwrap_or_default();
     eprintln!(
@@ -272,8 +281,19 @@ fn ldirectord_drives_real_ipvs_nat_and_dr() {
     let context = || format!("{run}\n--- ldirectord log ---\n{}", read("ldirectord.log"));
 
     let rc = |n: &str| read(&format!("ld_{n}.rc")).trim().to_string();
-    assert_eq!(rc("status_before"), "3", "status before start\n{}", context());
-    assert_eq!(rc("start"), "0", "start: {}\n{}", read("ld_start.err"), context());
+    assert_eq!(
+        rc("status_before"),
+        "3",
+        "status before start\n{}",
+        context()
+    );
+    assert_eq!(
+        rc("start"),
+        "0",
+        "start: {}\n{}",
+        read("ld_start.err"),
+        context()
+    );
 
     for s in STEPS {
         let got = read(&format!("{}.table", s.name));
@@ -291,7 +311,11 @@ fn ldirectord_drives_real_ipvs_nat_and_dr() {
             assert_eq!(names, want, "HTTP via {vip} after `{}`:\n{http}", s.name);
             // every request answered while someone serves; all refused after stop
             let want_failed = if want.is_empty() { 4 } else { 0 };
-            assert_eq!(failed, want_failed, "HTTP via {vip} after `{}`:\n{http}", s.name);
+            assert_eq!(
+                failed, want_failed,
+                "HTTP via {vip} after `{}`:\n{http}",
+                s.name
+            );
         }
         if s.name == "start" {
             assert_eq!(rc("status_running"), "0", "status while running");
