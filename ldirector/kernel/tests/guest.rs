@@ -18,6 +18,55 @@ use ldirector::backend::{Backend, BackendError};
 use ldirector::config::{Forwarding, Netmask, Protocol, Scheduler, VirtualAddr};
 use ldirector::ipvs::{DestParams, IpvsCommand, IpvsError, ServiceParams, Table};
 
+/// Boot a guest and run every `guest_*` test of this binary there.
+#[test]
+fn in_guest() {
+    let vm = ha_tests::require_vm!(["ipvsadm"]);
+    let exe = std::env::current_exe().expect("own path");
+    let listed = Command::new(&exe)
+        .args(["--list", "--ignored", "guest_"])
+        .output()
+        .expect("list guest tests");
+    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect();
+    assert!(!names.is_empty(), "no guest tests listed");
+    let share = Scratch::new();
+    let cmd = format!(
+        "exec {} --ignored --test-threads=1 guest_",
+        ha_tests::vm::sh_quote(&exe.to_string_lossy())
+    );
+    let out = vm
+        .run(&share.0, &cmd, std::time::Duration::from_secs(600))
+        .expect("guest harness");
+    assert!(out.success(), "{out}");
+    for name in &names {
+        assert!(
+            out.stdout.contains(&format!("test {name} ... ok")),
+            "{name} did not pass in the guest\n{out}"
+        );
+    }
+}
+
+/// A scratch dir the guest may write (the harness needs one to share).
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!("ldk-guest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn ipvsadm(args: &[&str]) -> String {
     let out = Command::new("ipvsadm")
         .args(args)
