@@ -72,9 +72,11 @@ fn unbind_request(id: u32) -> Vec<u8> {
     message(id, tlv(0x42, &[]))
 }
 
-/// One TLV at the start of `b`: (tag, content, bytes used). `None` if
-/// incomplete; `Err` if malformed.
-pub(crate) fn read_tlv(b: &[u8]) -> Result<Option<(u8, &[u8], usize)>, CheckError> {
+/// (tag, content, bytes used).
+type Tlv<'a> = (u8, &'a [u8], usize);
+
+/// One TLV at the start of `b`. `None` if incomplete; `Err` if malformed.
+pub(crate) fn read_tlv(b: &[u8]) -> Result<Option<Tlv<'_>>, CheckError> {
     let bad = || CheckError::Protocol("malformed LDAP message".into());
     let (Some(&tag), Some(&l0)) = (b.first(), b.get(1)) else {
         return Ok(None);

@@ -66,11 +66,19 @@ impl Drop for Postgres {
 
 fn start_postgres() -> Option<Postgres> {
     let bin = pg_bindir();
-    if !require(bin.is_some(), "PostgreSQL server not installed (apt-get install postgresql-15)") {
+    if !require(
+        bin.is_some(),
+        "PostgreSQL server not installed (apt-get install postgresql-15)",
+    ) {
         return None;
     }
     let bin = bin?;
-    if is_root() && !require(postgres_ids().is_some(), "no postgres user to run the server as") {
+    if is_root()
+        && !require(
+            postgres_ids().is_some(),
+            "no postgres user to run the server as",
+        )
+    {
         return None;
     }
     let dir = TempDir::new();
@@ -82,7 +90,12 @@ fn start_postgres() -> Option<Postgres> {
     std::fs::write(d.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
     std::fs::set_permissions(d.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
     if let (true, Some((uid, gid))) = (is_root(), postgres_ids()) {
-        for p in [d.clone(), d.join("pw"), d.join("server.crt"), d.join("server.key")] {
+        for p in [
+            d.clone(),
+            d.join("pw"),
+            d.join("server.crt"),
+            d.join("server.key"),
+        ] {
             std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
         }
     }
@@ -101,7 +114,11 @@ fn start_postgres() -> Option<Postgres> {
     .stdin(Stdio::null())
     .output()
     .expect("run initdb");
-    assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "initdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let port = closed_port().port();
     let child = as_pg(Command::new(bin.join("postgres")).args([
         "-D",
@@ -146,13 +163,33 @@ fn start_postgres() -> Option<Postgres> {
     // A second role whose password is stored as MD5: the server then asks
     // for an MD5 answer instead of SCRAM.
     let out = Command::new(bin.join("psql"))
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "ldc", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
-        .args(["-c", "SET password_encryption = 'md5'", "-c", "CREATE ROLE m LOGIN PASSWORD 'mpw'"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "ldc",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args([
+            "-c",
+            "SET password_encryption = 'md5'",
+            "-c",
+            "CREATE ROLE m LOGIN PASSWORD 'mpw'",
+        ])
         .env("PGPASSWORD", "pgpass")
         .stdin(Stdio::null())
         .output()
         .expect("run psql");
-    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(pg)
 }
 
@@ -172,15 +209,28 @@ async fn pgsql_against_a_private_postgres() {
     };
     // SCRAM-SHA-256 over TLS (the query only has a row on a TLS connection).
     let tls_only = "/SELECT 1 FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl";
-    let r = c.run(&check("ldc", "pgpass", tls_only), AttemptKind::Full).await;
+    let r = c
+        .run(&check("ldc", "pgpass", tls_only), AttemptKind::Full)
+        .await;
     assert!(r.up, "{}", r.detail);
-    let r = c.run(&check("m", "mpw", "/SELECT 1"), AttemptKind::Full).await;
+    let r = c
+        .run(&check("m", "mpw", "/SELECT 1"), AttemptKind::Full)
+        .await;
     assert!(r.up, "md5: {}", r.detail);
-    let r = c.run(&check("ldc", "wrong", "/SELECT 1"), AttemptKind::Full).await;
+    let r = c
+        .run(&check("ldc", "wrong", "/SELECT 1"), AttemptKind::Full)
+        .await;
     assert!(!r.up && r.detail.contains("28P01"), "{}", r.detail);
-    let r = c.run(&check("ldc", "pgpass", "/SELECT 1 WHERE false"), AttemptKind::Full).await;
+    let r = c
+        .run(
+            &check("ldc", "pgpass", "/SELECT 1 WHERE false"),
+            AttemptKind::Full,
+        )
+        .await;
     assert!(!r.up && r.detail.contains("no rows"), "{}", r.detail);
-    let r = c.run(&check("ldc", "pgpass", "/SELEC 1"), AttemptKind::Full).await;
+    let r = c
+        .run(&check("ldc", "pgpass", "/SELEC 1"), AttemptKind::Full)
+        .await;
     assert!(!r.up && r.detail.contains("42601"), "{}", r.detail);
     tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
 }

@@ -17,7 +17,10 @@ type Log = Arc<Mutex<Vec<String>>>;
 
 /// A line server: `greeting`, then `respond(line)` for each line received
 /// (`None` = hang up). Every line is logged.
-async fn line_server(greeting: &'static str, respond: fn(&str) -> Option<String>) -> (SocketAddr, Log) {
+async fn line_server(
+    greeting: &'static str,
+    respond: fn(&str) -> Option<String>,
+) -> (SocketAddr, Log) {
     let log: Log = Arc::default();
     let l = log.clone();
     let addr = serve(move |s| {
@@ -90,7 +93,11 @@ async fn smtp_and_submission() {
     let (busy, _) = line_server("554 no service\r\n", |_| None).await;
     let r = run(&c, &neg_spec(negotiate(Service::Smtp, "/", ""), busy)).await;
     assert!(!r.up && r.detail.contains("554"), "{}", r.detail);
-    let r = run(&c, &neg_spec(negotiate(Service::Smtp, "/", ""), closed_port())).await;
+    let r = run(
+        &c,
+        &neg_spec(negotiate(Service::Smtp, "/", ""), closed_port()),
+    )
+    .await;
     assert!(!r.up);
 }
 
@@ -108,7 +115,11 @@ fn pop_reply(l: &str) -> Option<String> {
 async fn pop_with_and_without_login() {
     let c = Checker::new().unwrap();
     let (pop, log) = line_server("+OK POP3 ready\r\n", pop_reply).await;
-    assert!(run(&c, &neg_spec(negotiate(Service::Pop, "/", ""), pop)).await.up);
+    assert!(
+        run(&c, &neg_spec(negotiate(Service::Pop, "/", ""), pop))
+            .await
+            .up
+    );
     let n = with_login(negotiate(Service::Pop, "/", ""), "u", "right");
     assert!(run(&c, &neg_spec(n, pop)).await.up);
     assert!(log.lock().unwrap().contains(&"PASS right".to_string()));
@@ -116,7 +127,11 @@ async fn pop_with_and_without_login() {
     let r = run(&c, &neg_spec(n, pop)).await;
     assert!(!r.up && r.detail.contains("-ERR"), "{}", r.detail);
     let (notpop, _) = line_server("-ERR go away\r\n", pop_reply).await;
-    assert!(!run(&c, &neg_spec(negotiate(Service::Pop, "/", ""), notpop)).await.up);
+    assert!(
+        !run(&c, &neg_spec(negotiate(Service::Pop, "/", ""), notpop))
+            .await
+            .up
+    );
 }
 
 fn imap_reply(l: &str) -> Option<String> {
@@ -132,7 +147,11 @@ fn imap_reply(l: &str) -> Option<String> {
 async fn imap_and_imaps_login() {
     let c = Checker::new().unwrap();
     let (imap, _) = line_server("* OK [CAPABILITY IMAP4rev1] ready\r\n", imap_reply).await;
-    assert!(run(&c, &neg_spec(negotiate(Service::Imap, "/", ""), imap)).await.up);
+    assert!(
+        run(&c, &neg_spec(negotiate(Service::Imap, "/", ""), imap))
+            .await
+            .up
+    );
     let good = with_login(negotiate(Service::Imap, "/", ""), "u", "right");
     assert!(run(&c, &neg_spec(good.clone(), imap)).await.up);
     let bad = with_login(negotiate(Service::Imap, "/", ""), "u", "nope");
@@ -182,9 +201,17 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
 async fn nntp_banner() {
     let c = Checker::new().unwrap();
     let (ok, _) = line_server("200 news.example InterNetNews ready\r\n", |_| None).await;
-    assert!(run(&c, &neg_spec(negotiate(Service::Nntp, "/", ""), ok)).await.up);
+    assert!(
+        run(&c, &neg_spec(negotiate(Service::Nntp, "/", ""), ok))
+            .await
+            .up
+    );
     let (no, _) = line_server("502 no permission\r\n", |_| None).await;
-    assert!(!run(&c, &neg_spec(negotiate(Service::Nntp, "/", ""), no)).await.up);
+    assert!(
+        !run(&c, &neg_spec(negotiate(Service::Nntp, "/", ""), no))
+            .await
+            .up
+    );
 }
 
 #[tokio::test]
@@ -194,7 +221,11 @@ async fn simpletcp_over_tcp_and_udp() {
         // The check half-closes after its request: read to EOF.
         let mut req = Vec::new();
         let _ = s.read_to_end(&mut req).await;
-        let reply: &[u8] = if req == b"PING\nQUIT\n" { b"hello\r\n+PONG\r\n" } else { b"-ERR\r\n" };
+        let reply: &[u8] = if req == b"PING\nQUIT\n" {
+            b"hello\r\n+PONG\r\n"
+        } else {
+            b"-ERR\r\n"
+        };
         let _ = s.write_all(reply).await;
     })
     .await;
@@ -209,7 +240,11 @@ async fn simpletcp_over_tcp_and_udp() {
     tokio::spawn(async move {
         let mut b = [0u8; 1500];
         while let Ok((n, from)) = udp.recv_from(&mut b).await {
-            let reply: &[u8] = if &b[..n] == b"status" { b"OK running\n" } else { b"?\n" };
+            let reply: &[u8] = if &b[..n] == b"status" {
+                b"OK running\n"
+            } else {
+                b"?\n"
+            };
             let _ = udp.send_to(reply, from).await;
         }
     });
@@ -254,7 +289,11 @@ async fn sip_options_over_tcp_and_udp() {
             let req = String::from_utf8_lossy(&b[..len]).into_owned();
             // The Via header names the socket the check sent from.
             let via_ok = req.contains(&format!("Via: SIP/2.0/UDP {}:{};", from.ip(), from.port()));
-            let reply: &[u8] = if via_ok { b"SIP/2.0 200 OK\r\n\r\n" } else { b"SIP/2.0 400 Bad Via\r\n\r\n" };
+            let reply: &[u8] = if via_ok {
+                b"SIP/2.0 200 OK\r\n\r\n"
+            } else {
+                b"SIP/2.0 400 Bad Via\r\n\r\n"
+            };
             let _ = udp.send_to(reply, from).await;
         }
     });
@@ -288,7 +327,11 @@ async fn ftp_login_pasv_retr() {
                         let dl = TcpListener::bind("127.0.0.1:0").await.unwrap();
                         let p = dl.local_addr().unwrap().port();
                         data = Some(dl);
-                        format!("227 Entering Passive Mode (127,0,0,1,{},{}).\r\n", p / 256, p % 256)
+                        format!(
+                            "227 Entering Passive Mode (127,0,0,1,{},{}).\r\n",
+                            p / 256,
+                            p % 256
+                        )
                     }
                     "RETR /welcome.txt" => {
                         let Some(dl) = data.take() else { return };
@@ -320,7 +363,11 @@ async fn ftp_login_pasv_retr() {
         "PASV".to_string(),
         "RETR /welcome.txt".to_string(),
     ]));
-    assert!(run(&c, &neg_spec(with_login(n.clone(), "u", "pw"), ftp)).await.up);
+    assert!(
+        run(&c, &neg_spec(with_login(n.clone(), "u", "pw"), ftp))
+            .await
+            .up
+    );
     let r = run(&c, &neg_spec(with_login(n.clone(), "u", "bad"), ftp)).await;
     assert!(!r.up && r.detail.contains("530"), "{}", r.detail);
     let mut other = n.clone();

@@ -31,7 +31,11 @@ fn dns_answer(query: &[u8]) -> Option<Vec<u8>> {
     let name = question.name().clone();
     match (name.to_utf8().as_str(), question.query_type()) {
         ("www.example.com.", RecordType::A) => {
-            r.add_answer(Record::from_rdata(name, 60, RData::A(A(Ipv4Addr::new(10, 1, 2, 3)))));
+            r.add_answer(Record::from_rdata(
+                name,
+                60,
+                RData::A(A(Ipv4Addr::new(10, 1, 2, 3))),
+            ));
         }
         ("1.0.0.127.in-addr.arpa.", RecordType::PTR) => {
             let target = Name::from_ascii("localhost.").ok()?;
@@ -62,14 +66,30 @@ async fn dns_over_udp_and_tcp() {
         s.protocol = proto;
         s
     };
-    let r = run(&c, &check("/www.example.com", "10\\.1\\.2\\.3", CheckProtocol::Udp)).await;
+    let r = run(
+        &c,
+        &check("/www.example.com", "10\\.1\\.2\\.3", CheckProtocol::Udp),
+    )
+    .await;
     assert!(r.up, "{}", r.detail);
-    assert!(run(&c, &check("/127.0.0.1", "^localhost$", CheckProtocol::Udp)).await.up);
-    assert!(!run(&c, &check("/www.example.com", "10\\.9", CheckProtocol::Udp)).await.up);
+    assert!(
+        run(&c, &check("/127.0.0.1", "^localhost$", CheckProtocol::Udp))
+            .await
+            .up
+    );
+    assert!(
+        !run(&c, &check("/www.example.com", "10\\.9", CheckProtocol::Udp))
+            .await
+            .up
+    );
     let r = run(&c, &check("/nx.example.com", ".", CheckProtocol::Udp)).await;
     assert!(!r.up && r.detail.contains("mismatch"), "{}", r.detail);
     // ldirectord: an empty receive never matches.
-    assert!(!run(&c, &check("/www.example.com", "", CheckProtocol::Udp)).await.up);
+    assert!(
+        !run(&c, &check("/www.example.com", "", CheckProtocol::Udp))
+            .await
+            .up
+    );
 
     // The same server over TCP, on the same port number.
     let tl = tokio::net::TcpListener::bind(at).await.unwrap();
@@ -92,7 +112,11 @@ async fn dns_over_udp_and_tcp() {
             });
         }
     });
-    let r = run(&c, &check("/www.example.com", "^10\\.1\\.2\\.3$", CheckProtocol::Tcp)).await;
+    let r = run(
+        &c,
+        &check("/www.example.com", "^10\\.1\\.2\\.3$", CheckProtocol::Tcp),
+    )
+    .await;
     assert!(r.up, "{}", r.detail);
 }
 
@@ -113,7 +137,9 @@ async fn read_ldap_message(s: &mut TcpStream) -> Option<Vec<u8>> {
 }
 
 fn ldap_result(id: u8, op: u8, code: u8) -> Vec<u8> {
-    vec![0x30, 0x0c, 0x02, 0x01, id, op, 0x07, 0x0a, 0x01, code, 0x04, 0x00, 0x04, 0x00]
+    vec![
+        0x30, 0x0c, 0x02, 0x01, id, op, 0x07, 0x0a, 0x01, code, 0x04, 0x00, 0x04, 0x00,
+    ]
 }
 
 fn ldap_entry(id: u8, dn: &str) -> Vec<u8> {
@@ -159,7 +185,11 @@ async fn ldap_bind_and_base_search() {
     let n = |req: &str, rec: &str| negotiate(Service::Ldap, req, rec);
     let r = run(&c, &neg_spec(n("/dc=example,dc=com", "example"), ldap)).await;
     assert!(r.up, "{}", r.detail);
-    assert!(run(&c, &neg_spec(n("/dc=example,dc=com", ""), ldap)).await.up);
+    assert!(
+        run(&c, &neg_spec(n("/dc=example,dc=com", ""), ldap))
+            .await
+            .up
+    );
     let r = run(&c, &neg_spec(n("/dc=example,dc=com", "^ou=other"), ldap)).await;
     assert!(!r.up && r.detail.contains("mismatch"), "{}", r.detail);
     let r = run(&c, &neg_spec(n("/dc=nowhere", ""), ldap)).await;
@@ -208,7 +238,11 @@ async fn radius_any_signed_reply_is_up() {
     let r = run(&c, &radius_spec(at, "wrong")).await;
     assert!(!r.up && r.detail.contains("authenticator"), "{}", r.detail);
     // Nobody there: ICMP port unreachable, down.
-    let dead = UdpSocket::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dead = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     assert!(!run(&c, &radius_spec(dead, "testing123")).await.up);
 }
 
@@ -247,7 +281,9 @@ async fn mysql_session(mut s: TcpStream) {
         s.read_exact(&mut p).await.ok()?;
         Some((h[3], p))
     }
-    let Some((seq, resp)) = read(&mut s).await else { return };
+    let Some((seq, resp)) = read(&mut s).await else {
+        return;
+    };
     // caps(4) max(4) charset(1) zero(23), user\0, len, auth, db\0, plugin\0
     let rest = &resp[32..];
     let user_end = rest.iter().position(|b| *b == 0).unwrap();
@@ -261,7 +297,9 @@ async fn mysql_session(mut s: TcpStream) {
     let x: Vec<u8> = auth.iter().zip(h.finalize()).map(|(a, b)| a ^ b).collect();
     let ok = user == b"probe" && alen == 20 && sha1::Sha1::digest(&x) == stored;
     if !ok {
-        let _ = s.write_all(&send(seq + 1, b"\xff\x15\x04#28000Access denied for user")).await;
+        let _ = s
+            .write_all(&send(seq + 1, b"\xff\x15\x04#28000Access denied for user"))
+            .await;
         return;
     }
     let _ = s.write_all(&send(seq + 1, &[0, 0, 0, 2, 0, 0, 0])).await;
@@ -273,7 +311,9 @@ async fn mysql_session(mut s: TcpStream) {
                     "SELECT 1" => 1,
                     "SELECT 1 FROM dual WHERE 0" => 0,
                     _ => {
-                        let _ = s.write_all(&send(1, b"\xff\x28\x04#42000syntax error")).await;
+                        let _ = s
+                            .write_all(&send(1, b"\xff\x28\x04#42000syntax error"))
+                            .await;
                         continue;
                     }
                 };
@@ -316,7 +356,11 @@ async fn mysql_login_and_query_rows() {
     assert!(r.up, "{}", r.detail);
     let r = run(&c, &neg_spec(n("probe", "bad", "/SELECT 1"), db)).await;
     assert!(!r.up && r.detail.contains("Access denied"), "{}", r.detail);
-    let r = run(&c, &neg_spec(n("probe", "secret", "/SELECT 1 FROM dual WHERE 0"), db)).await;
+    let r = run(
+        &c,
+        &neg_spec(n("probe", "secret", "/SELECT 1 FROM dual WHERE 0"), db),
+    )
+    .await;
     assert!(!r.up && r.detail.contains("no rows"), "{}", r.detail);
     let r = run(&c, &neg_spec(n("probe", "secret", "/SELEC"), db)).await;
     assert!(!r.up && r.detail.contains("syntax"), "{}", r.detail);
