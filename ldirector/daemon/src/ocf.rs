@@ -35,6 +35,11 @@ const META_DATA: &str = r#"<?xml version="1.0"?>
 <shortdesc lang="en">configuration file</shortdesc>
 <content type="string" default="/etc/ha.d/ldirectord.cf"/>
 </parameter>
+<parameter name="ipvs" unique="0" required="0">
+<longdesc lang="en">IPVS implementation: kernel, userspace (forwarder), auto (kernel, else userspace) or none (table in memory only).</longdesc>
+<shortdesc lang="en">IPVS implementation</shortdesc>
+<content type="string" default="auto"/>
+</parameter>
 </parameters>
 <actions>
 <action name="start" timeout="60s"/>
@@ -73,9 +78,19 @@ pub fn maybe_ocf(argv: &[String]) -> Option<i32> {
             OCF_ERR_INSTALLED
         });
     };
+    let ipvs = match std::env::var("OCF_RESKEY_ipvs").ok().as_deref() {
+        None | Some("") | Some("auto") => IpvsMode::Auto,
+        Some("kernel") => IpvsMode::Kernel,
+        Some("userspace") => IpvsMode::Userspace,
+        Some("none") => IpvsMode::None,
+        Some(other) => {
+            eprintln!("ldirectord: unknown ipvs parameter {other:?}");
+            return Some(OCF_ERR_CONFIGURED);
+        }
+    };
     let args = Args {
         debug: false,
-        ipvs: IpvsMode::Auto,
+        ipvs,
         metrics_listen: None,
         invocation: Invocation::Help,
     };

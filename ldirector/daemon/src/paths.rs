@@ -37,7 +37,8 @@ impl ConfigRef {
     }
 
     /// First existing of `/etc/ha.d/<name>`, `/etc/ha.d/conf/<name>`,
-    /// `<name>` (an absolute name is only tried as is).
+    /// `<name>` (an absolute name is only tried as is), made absolute: the
+    /// daemon re-reads it after `chdir /`.
     pub fn resolve(&self) -> Option<PathBuf> {
         let given = Path::new(&self.given);
         let mut candidates: Vec<PathBuf> = Vec::new();
@@ -45,7 +46,11 @@ impl ConfigRef {
             candidates.extend(CONFIG_DIRS.iter().map(|d| Path::new(d).join(given)));
         }
         candidates.push(given.to_path_buf());
-        candidates.into_iter().find(|p| p.is_file())
+        let found = candidates.into_iter().find(|p| p.is_file())?;
+        if found.is_absolute() {
+            return Some(found);
+        }
+        Some(std::env::current_dir().ok()?.join(found))
     }
 }
 
