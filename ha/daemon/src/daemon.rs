@@ -408,25 +408,10 @@ impl Shell {
                 }
             }
         }
-        let mut events = Vec::new();
         while let Some(ev) = self.core.poll_event() {
-            events.push(ev);
-        }
-        // Membership raises Comm_now_up after declaring the silent nodes
-        // dead at initdead; the resource manager must see the cluster up
-        // first, or its own mach_down report arrives while it is still in
-        // state 0 and the takeover never completes.
-        if let Some(i) = events.iter().position(|e| matches!(e, Event::CommUp)) {
-            let up = events.remove(i);
-            self.rsc.membership(Instant::now(), &up);
-            events.insert(i, up);
-        }
-        for ev in events {
             busy = true;
             crate::events::log_event(&ev, &self.loaded.local_node, &self.links);
-            if !matches!(ev, Event::CommUp) {
-                self.rsc.membership(Instant::now(), &ev);
-            }
+            self.rsc.membership(Instant::now(), &ev);
             match ev {
                 Event::PartitionHealed { .. } => {
                     // heartbeat: give up resources, then restart.

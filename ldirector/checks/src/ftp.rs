@@ -1,0 +1,5 @@
+use crate::{CheckError, CheckOut, Ctx};
+
+pub async fn check(_ctx: &Ctx<'_>) -> CheckOut {
+    Err(CheckError::Protocol("ftp check not implemented yet".into()))
+}
