@@ -79,6 +79,8 @@ impl DemoCluster {
             authkeys: cfg.authkeys.clone(),
             haresources: cfg.haresources.clone(),
             resource_scripts: Vec::new(),
+            private_files: Vec::new(),
+            binds: Vec::new(),
         };
         match ldirectord {
             Some(bin) => files
