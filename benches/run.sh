@@ -100,13 +100,13 @@ fi
 
 if ! skip forwarder && [ -x benches/forwarder.sh ]; then
 	step "userspace forwarder (benches/forwarder.sh)"
-	benches/forwarder.sh | tee "$OUT/forwarder.md" >&2 && args+=(--extra "forwarder vs haproxy=$OUT/forwarder.md")
+	benches/forwarder.sh | tee "$OUT/forwarder.md" >&2 && args+=(--extra "forwarder=$OUT/forwarder.md")
 fi
 if ! skip kernel; then
 	for s in ldirector/kernel/benches/*.sh; do
 		[ -x "$s" ] || continue
 		step "IPVS programming ($s)"
-		"$s" | tee "$OUT/kernel.md" >&2 && args+=(--extra "IPVS programming=$OUT/kernel.md")
+		"$s" | tee "$OUT/kernel.md" >&2 && args+=(--extra "kernel=$OUT/kernel.md")
 	done
 fi
 

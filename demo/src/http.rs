@@ -39,7 +39,7 @@ fn path_of(head: &[u8]) -> &str {
         .unwrap_or("/")
 }
 
-fn answer(mut conn: TcpStream, name: &str) -> std::io::Result<()> {
+pub fn answer(mut conn: TcpStream, name: &str) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(1)))?;
     let mut req = Vec::new();
     let mut buf = [0u8; 512];
@@ -160,11 +160,16 @@ pub struct ClientLoop {
 }
 
 impl ClientLoop {
-    /// GET `addr` from namespace `netns` every [`PERIOD`], logging every
-    /// change of who answers on the timeline.
-    pub fn start(netns: &str, addr: SocketAddrV4, tl: Arc<Timeline>) -> Result<Self> {
-        let path = format!("/run/netns/{netns}");
-        let ns = File::open(&path).with_context(|| format!("open {path}"))?;
+    /// GET `addr` from namespace `netns` (`None`: this process's) every
+    /// [`PERIOD`], logging every change of who answers on the timeline.
+    pub fn start(netns: Option<&str>, addr: SocketAddrV4, tl: Arc<Timeline>) -> Result<Self> {
+        let ns = match netns {
+            Some(n) => {
+                let path = format!("/run/netns/{n}");
+                Some(File::open(&path).with_context(|| format!("open {path}"))?)
+            }
+            None => None,
+        };
         let samples = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (s2, stop2) = (samples.clone(), stop.clone());
@@ -173,9 +178,11 @@ impl ClientLoop {
         let handle = std::thread::Builder::new()
             .name("client".into())
             .spawn(move || {
-                if let Err(e) = setns(&ns, CloneFlags::CLONE_NEWNET) {
-                    let _ = ready_tx.send(Err(e));
-                    return;
+                if let Some(ns) = &ns {
+                    if let Err(e) = setns(ns, CloneFlags::CLONE_NEWNET) {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
                 }
                 let _ = ready_tx.send(Ok(()));
                 let mut last: Option<Outcome> = None;

@@ -7,6 +7,7 @@ mod cluster;
 mod configs;
 mod http;
 mod keeper;
+mod loopback;
 mod realservers;
 mod report;
 mod scenario;
@@ -100,11 +101,20 @@ fn main() -> ExitCode {
     }
     if !is_root() {
         eprintln!(
-            "hademo: needs root: it creates network namespaces and runs heartbeat inside them.\n\
-             Run it as root, e.g. `sudo -E cargo run --release -p hademo`.\n\
-             (A variant on loopback that needs no root is planned in a later issue.)"
+            "hademo: not root: the cluster demo creates network namespaces and runs heartbeat \
+             (UDP port 694, /etc/ha.d, IPaddr2) inside them, which needs root:\n  \
+             sudo -E cargo run --release -p hademo\n\
+             Running the part that works unprivileged instead: ldirectord with its userspace \
+             forwarder on loopback (no heartbeat, no VIP move).\n"
         );
-        return ExitCode::from(2);
+        return match bins::locate(cli.bin_dir.clone()).and_then(|d| loopback::run(&d)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("hademo: {e:#}");
+                ExitCode::from(2)
+            }
+        };
     }
     if cli.cleanup {
         let removed = cleanup::sweep_all();

@@ -32,7 +32,7 @@ const STEADY: Duration = Duration::from_secs(2);
 pub const OUTAGE_MARGIN: Duration = Duration::from_secs(3);
 
 /// Poll `probe` until it holds or `timeout` passes; the offset when it held.
-fn wait_until(
+pub fn wait_until(
     tl: &Timeline,
     timeout: Duration,
     mut probe: impl FnMut() -> bool,
@@ -246,7 +246,7 @@ pub fn run(
         tl.log(n, format!("powered on: heartbeat started, {http}"));
     }
     let client = ClientLoop::start(
-        c.client().ns.name(),
+        Some(c.client().ns.name()),
         SocketAddrV4::new(vip, http::PORT),
         tl.clone(),
     )?;

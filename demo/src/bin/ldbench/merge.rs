@@ -62,7 +62,9 @@ fn leading_f64(s: &str) -> Option<f64> {
 /// Rows of footprint.sh's table: `| config | impl | procs | RSS | PSS |
 /// CPU |`, ours and real paired per config.
 pub fn footprint_rows(text: &str) -> String {
-    let mut per: Vec<(String, Option<Vec<String>>, Option<Vec<String>>)> = Vec::new();
+    // config → (ours [rss, cpu], real [rss, cpu]), in file order.
+    type Cells = Option<Vec<String>>;
+    let mut per: Vec<(String, Cells, Cells)> = Vec::new();
     for c in text.lines().filter_map(cells) {
         let [cfg, imp, _, rss, _, cpu] = c.as_slice() else {
             continue;
@@ -178,11 +180,90 @@ pub fn write_section(doc: &Path, title: &str, body: &str) -> Result<()> {
     std::fs::write(doc, out).with_context(|| format!("write {}", doc.display()))
 }
 
+/// benches/forwarder.sh: `| target | conn/s | errors | MiB/s | errors |`
+/// rows for `ours` and `haproxy`.
+pub fn forwarder_rows(text: &str) -> String {
+    let mut ours = None;
+    let mut haproxy = None;
+    for c in text.lines().filter_map(cells) {
+        match c.first().map(String::as_str) {
+            Some("ours") => ours = Some(c),
+            Some("haproxy") => haproxy = Some(c),
+            _ => {}
+        }
+    }
+    let (Some(o), Some(h)) = (ours, haproxy) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (i, what) in [
+        (1, "conn/s, Connection: close (wrk)"),
+        (3, "throughput, MiB/s (10 MiB file)"),
+    ] {
+        let (a, b) = (
+            o.get(i).cloned().unwrap_or_default(),
+            h.get(i).cloned().unwrap_or_default(),
+        );
+        let ratio = match (leading_f64(&a), leading_f64(&b)) {
+            (Some(x), Some(y)) if y > 0.0 => format!("{:.2}", x / y),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| userspace forwarder (loopback, nginx reals) | {what} | {a} | {b} (haproxy) | {ratio} |"
+        );
+    }
+    out
+}
+
+/// ldirector/kernel/benches/program_dests.sh: `| what | ms | ratio |` rows;
+/// ours = one netlink batch, the reference = what 4.12 does (one `ipvsadm
+/// -a` exec per destination) and `ipvsadm -R`.
+pub fn kernel_rows(text: &str) -> String {
+    let rows: Vec<Vec<String>> = text.lines().filter_map(cells).collect();
+    let find = |p: &dyn Fn(&str) -> bool| {
+        rows.iter()
+            .find(|c| c.first().is_some_and(|x| p(x)))
+            .and_then(|c| c.get(1).cloned())
+    };
+    let Some(batch) = find(&|x| x == "KernelBackend::apply, one batch") else {
+        return String::new();
+    };
+    let n = rows
+        .first()
+        .and_then(|c| c.first())
+        .and_then(|h| h.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap_or_default();
+    let mut out = String::new();
+    for (what, pred) in [
+        (
+            "`ipvsadm -a` exec per destination (ldirectord 4.12's way)",
+            &(|x: &str| x.contains("`ipvsadm -a` exec")) as &dyn Fn(&str) -> bool,
+        ),
+        ("`ipvsadm -R` (one process)", &|x: &str| {
+            x.contains("`ipvsadm -R`")
+        }),
+    ] {
+        let Some(r) = find(pred) else { continue };
+        let ratio = match (leading_f64(&batch), leading_f64(&r)) {
+            (Some(x), Some(y)) if y > 0.0 => format!("{:.4}", x / y),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| IPVS programming, UML guest | {n} destinations: one netlink batch vs {what} | {batch} ms | {r} ms | {ratio} |"
+        );
+    }
+    out
+}
+
 pub fn read_rows(kind: &str, p: &Path) -> Result<String> {
     let text = read(p)?;
     Ok(match kind {
         "failover" => failover_rows(&text),
         "footprint" => footprint_rows(&text),
+        "forwarder" => forwarder_rows(&text),
+        "kernel" => kernel_rows(&text),
         area => extra_rows(area, &text),
     })
 }
@@ -223,6 +304,27 @@ mod tests {
         );
         let x = extra_rows("forwarder", "| metric | ours | haproxy | ratio |\n|---|---|---|---|\n| conn/s | 9000 | 10000 | 0.90 |\n");
         assert_eq!(x, "| forwarder | conn/s | 9000 | 10000 | 0.90 |\n");
+        let fw = "| target | conn/s (Connection: close) | errors | throughput MiB/s (10 MiB file) | errors |\n\
+                  |---|---:|---:|---:|---:|\n| ours | 9000 | 0 | 2000.5 | 0 |\n| ours-copy | 8000 | 0 | 900 | 0 |\n\
+                  | haproxy | 10000 | 0 | 2100 | 0 |\n";
+        let r = forwarder_rows(fw);
+        assert!(
+            r.contains("| conn/s, Connection: close (wrk) | 9000 | 10000 (haproxy) | 0.90 |"),
+            "{r}"
+        );
+        assert!(
+            r.contains("| throughput, MiB/s (10 MiB file) | 2000.5 | 2100 (haproxy) | 0.95 |"),
+            "{r}"
+        );
+        let k = "| programming 10000 destinations (one service) | ms | × netlink batch |\n|---|---:|---:|\n\
+                 | KernelBackend::apply, one batch | 50.0 | 1 |\n| `ipvsadm -R`, 10000 rules in one process | 100.0 | 2.0 |\n\
+                 | 10000 × `ipvsadm -a` exec (200 timed, scaled) | 20000 | 400 |\n";
+        let r = kernel_rows(k);
+        assert!(r.contains("| 10000 destinations: one netlink batch vs `ipvsadm -a` exec per destination (ldirectord 4.12's way) | 50.0 ms | 20000 ms | 0.0025 |"), "{r}");
+        assert!(
+            r.contains("`ipvsadm -R` (one process) | 50.0 ms | 100.0 ms | 0.5000 |"),
+            "{r}"
+        );
     }
 
     #[test]
