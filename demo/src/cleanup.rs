@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 
 use ha_tests::cmd;
 
@@ -119,20 +119,20 @@ pub fn sweep_all() -> Vec<String> {
     out
 }
 
-/// Clean up on SIGINT / SIGTERM / SIGHUP and on panic. Call before any
-/// thread is started: the signals stay blocked in every thread but the one
-/// that waits for them (children get a clean mask from `Command`).
+/// Clean up on SIGINT / SIGTERM / SIGHUP and on panic. Handlers, not a
+/// blocked mask waited on: a blocked mask is inherited by every child
+/// (std's `Command` does not reset it), down to heartbeat and the
+/// ldirectord it starts, which then never see the SIGTERM of a stop.
 pub fn install_handlers() -> anyhow::Result<()> {
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(s);
-    }
-    set.thread_block()?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Ok(sig) = set.wait() {
-                eprintln!("\nhademo: {sig}: cleaning up");
+            if let Some(sig) = signals.forever().next() {
+                let name =
+                    Signal::try_from(sig).map_or_else(|_| sig.to_string(), |s| s.to_string());
+                eprintln!("\nhademo: {name}: cleaning up");
                 for what in sweep_own() {
                     eprintln!("hademo: {what}");
                 }

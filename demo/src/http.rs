@@ -27,6 +27,8 @@ use crate::timeline::Timeline;
 pub const PORT: u16 = 80;
 /// Request period of the client.
 pub const PERIOD: Duration = Duration::from_millis(100);
+/// An outcome not seen for this long is logged again.
+const NEWS_AFTER: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 const IO_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -185,14 +187,23 @@ impl ClientLoop {
                     }
                 }
                 let _ = ready_tx.send(Ok(()));
-                let mut last: Option<Outcome> = None;
+                // Only news is logged: an outcome not seen in the last
+                // second (so answers alternating between real servers, or
+                // timeouts alternating with "unreachable", are shown once).
+                let mut last_seen: Vec<(String, Duration)> = Vec::new();
                 let mut next = Instant::now();
                 while !stop2.load(Ordering::Relaxed) {
                     let at = tl.now();
                     let outcome = get(addr);
-                    // Only a change of who answers is news; timeouts and
-                    // "host unreachable" alternate while nobody has the VIP.
-                    if last.as_ref().map(Outcome::node) != Some(outcome.node()) {
+                    let key = match &outcome {
+                        Outcome::Node(n) => n.clone(),
+                        Outcome::Failed(e) => format!("failed: {e}"),
+                    };
+                    let news = last_seen
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .is_none_or(|(_, t)| at.saturating_sub(*t) > NEWS_AFTER);
+                    if news {
                         let what = match &outcome {
                             Outcome::Node(n) => {
                                 format!("GET http://{}/ answered by {n}", addr.ip())
@@ -203,7 +214,8 @@ impl ClientLoop {
                         };
                         tl.log_at(at, "client", what);
                     }
-                    last = Some(outcome.clone());
+                    last_seen.retain(|(k, _)| *k != key);
+                    last_seen.push((key, at));
                     s2.lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(Sample { at, outcome });
