@@ -2,7 +2,7 @@
 # answered it, with the milestones as dashed lines.
 #   gnuplot -e "data='PREFIX'; out='x.png'" benches/plots/failover-timeline.gp
 # PREFIX.dat / PREFIX.gpinc are written by `hademo --samples PREFIX`.
-set terminal pngcairo size 1400,520 font ",9"
+set terminal pngcairo size 1400,620 font ",9"
 set output out
 set title "hademo: client GET http://VIP/ every 100 ms: who answered (power-off of node1 at the first 'powered off' line)"
 set xlabel "seconds since the demo started"

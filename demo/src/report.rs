@@ -170,16 +170,26 @@ pub fn write_plot_data(r: &Report, prefix: &std::path::Path) -> std::io::Result<
     for (i, n) in names.iter().enumerate() {
         inc.push_str(&format!(", \"{n}\" {}", i + 1));
     }
+    const LEVELS: usize = 8;
+    const STEP: f64 = 0.28;
+    let top = names.len() as f64 + 0.7;
     inc.push_str(&format!(
-        ")\nset yrange [-0.5:{}]\n",
-        names.len() as f64 + 0.5 + names.len() as f64 * 0.6
+        ")\nset yrange [-0.5:{:.2}]\n",
+        top + LEVELS as f64 * STEP + 0.2
     ));
     let mut ms_sorted = r.milestones.clone();
     ms_sorted.sort_by_key(|m| m.at);
-    let top = names.len() as f64 + 0.6;
+    // Start shortly before the first VIP: the initdead wait before it is
+    // all "no answer".
+    if let Some(v) = ms_sorted.iter().find(|m| m.what.starts_with("VIP")) {
+        inc.push_str(&format!(
+            "set xrange [{:.3}:]\n",
+            v.at.as_secs_f64().floor() - 1.0
+        ));
+    }
     for (i, m) in ms_sorted.iter().enumerate() {
         let t = m.at.as_secs_f64();
-        let y = top + (i % 4) as f64 * 0.3;
+        let y = top + (i % LEVELS) as f64 * STEP;
         let label = m.what.replace('"', "'");
         inc.push_str(&format!(
             "set arrow from {t:.3}, graph 0 to {t:.3}, graph 1 nohead lc rgb \"#999999\" dt 2\n\
