@@ -645,3 +645,49 @@ fn guest_counters_and_rates_match_ipvsadm() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `open` loads `ip_vs` when the kernel lacks it (as ipvsadm does), and is
+/// `Unavailable`, not an error later, without CAP_NET_ADMIN.
+#[test]
+#[ignore = "needs kernel IPVS: run inside the guest by in_guest"]
+fn guest_open_loads_ip_vs_and_needs_cap_net_admin() {
+    let _clean = Clean::new();
+    // Schedulers use ip_vs: out first.
+    let modules = std::fs::read_to_string("/proc/modules").expect("/proc/modules");
+    let mut ours: Vec<&str> = modules
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .filter(|m| m.starts_with("ip_vs_"))
+        .collect();
+    ours.push("ip_vs");
+    for m in ours {
+        let ok = Command::new("rmmod")
+            .arg(m)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "rmmod {m}");
+    }
+    assert!(!std::path::Path::new("/sys/module/ip_vs").exists());
+
+    let mut k = KernelBackend::open().expect("open loads ip_vs");
+    assert!(std::path::Path::new("/sys/module/ip_vs").exists());
+    k.apply(&[add(tcp("10.4.0.1:80"), svc(Scheduler::Rr))])
+        .expect("usable right away");
+
+    // Credentials are per thread for the kernel: a thread that gave up
+    // root (raw setresuid, not glibc's process-wide one) has no
+    // CAP_NET_ADMIN.
+    let unprivileged = std::thread::spawn(|| {
+        // SAFETY: plain syscall on this thread's credentials.
+        let rc = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+        assert_eq!(rc, 0, "setresuid");
+        KernelBackend::open().err().map(|e| e.to_string())
+    })
+    .join()
+    .expect("thread");
+    let why = unprivileged.expect("open without CAP_NET_ADMIN must fail");
+    assert!(
+        why.starts_with("kernel backend unavailable: permission denied"),
+        "{why}"
+    );
+}
