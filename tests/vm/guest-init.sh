@@ -53,6 +53,8 @@ done
 
 mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t tmpfs -o mode=700 root /root
+# mount points for the guest's own filesystems (the host's are read-only)
+mount -t tmpfs mnt /mnt
 for d in etc var; do
 	mkdir -p /run/ldv/$d.up /run/ldv/$d.work
 	mount -t overlay -o "lowerdir=/$d,upperdir=/run/ldv/$d.up,workdir=/run/ldv/$d.work" ov /$d ||

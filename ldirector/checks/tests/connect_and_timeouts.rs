@@ -215,3 +215,55 @@ async fn a_thousand_concurrent_http_checks_all_complete() {
     }
     assert_eq!(up, 1000, "down: {:?}", &down[..down.len().min(5)]);
 }
+
+#[tokio::test]
+async fn ipv6_connect_and_http() {
+    let Ok(l) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        require(false, "no IPv6 loopback");
+        return;
+    };
+    let at = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                // ldirectord's Host for an IPv6 real is the bracketed address.
+                let body = if head.contains("\r\nHost: [::1]\r\n") {
+                    "v6 ok"
+                } else {
+                    "bad host"
+                };
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    let c = Checker::new().unwrap();
+    assert!(
+        c.run(&spec(CheckMethod::Connect, at), AttemptKind::Full)
+            .await
+            .up
+    );
+    let r = c
+        .run(
+            &neg_spec(negotiate(Service::Http, "/", "^v6 ok$"), at),
+            AttemptKind::Full,
+        )
+        .await;
+    assert!(r.up, "{}", r.detail);
+}
+
+#[test]
+fn checker_and_its_futures_can_cross_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let c = Checker::new().unwrap();
+    send_sync(&c);
+    let s = spec(CheckMethod::Connect, closed_port());
+    send(&c.run(&s, AttemptKind::Full));
+}

@@ -39,10 +39,7 @@ pub enum NegotiateError {
 /// final newline (the body of a page, a line read with `<$sock>`), Rust's
 /// only at the very end. So a text ending in `\n` is tried without it too.
 pub fn perl_match(receive: &Regex, text: &str) -> bool {
-    receive.is_match(text)
-        || text
-            .strip_suffix('\n')
-            .is_some_and(|t| receive.is_match(t))
+    receive.is_match(text) || text.strip_suffix('\n').is_some_and(|t| receive.is_match(t))
 }
 
 /// `check_nntp`: up when the first read (≤ 64 bytes) starts with `2`.
