@@ -267,3 +267,23 @@ fn checker_and_its_futures_can_cross_threads() {
     let s = spec(CheckMethod::Connect, closed_port());
     send(&c.run(&s, AttemptKind::Full));
 }
+
+#[tokio::test(start_paused = true)]
+async fn silent_udp_server_times_out_on_schedule() {
+    let c = Checker::new().unwrap();
+    // Receives and never answers (a closed port would answer with ICMP).
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let at = silent.local_addr().unwrap();
+    for service in [
+        Service::Dns,
+        Service::Radius,
+        Service::Sip,
+        Service::SimpleTcp,
+    ] {
+        let mut s = neg_spec(negotiate(service, "/x", "x"), at);
+        s.protocol = CheckProtocol::Udp;
+        let limit = s.timeout(AttemptKind::Full);
+        ends_on_schedule(c.run(&s, AttemptKind::Full), limit).await;
+    }
+    drop(silent);
+}
