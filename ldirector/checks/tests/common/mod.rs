@@ -93,7 +93,12 @@ where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    // A deep accept queue: tokio's default (128) overflows when a thousand
+    // checks connect at once, and dropped SYNs cost 1 s retransmits.
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let l: TcpListener = sock.listen(4096).expect("listen");
     let addr = l.local_addr().expect("local addr");
     tokio::spawn(async move {
         while let Ok((s, _)) = l.accept().await {
