@@ -287,3 +287,35 @@ async fn silent_udp_server_times_out_on_schedule() {
     }
     drop(silent);
 }
+
+/// TIME_WAIT sockets whose remote end is `port` (/proc/net/tcp, state 06).
+fn time_wait_towards(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(2).is_some_and(|r| r.ends_with(&remote)) && f.get(3) == Some(&"06")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn connect_checks_leave_no_time_wait_behind() {
+    let c = Checker::new().unwrap();
+    let at = serve(|mut s| async move {
+        let mut b = [0u8; 16];
+        let _ = s.read(&mut b).await;
+    })
+    .await;
+    for _ in 0..20 {
+        assert!(
+            c.run(&spec(CheckMethod::Connect, at), AttemptKind::Full)
+                .await
+                .up
+        );
+    }
+    assert_eq!(time_wait_towards(at.port()), 0);
+}
