@@ -17,10 +17,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use ld_checks::CheckResult;
-use ldirector::backend::listing::{self, ListFormat};
+use ldirector::backend::listing;
 use ldirector::backend::Backend;
 use ldirector::config::{AlertStatus, Config, ConfigError, VirtualAddr};
-use ldirector::director::{Action, CheckId, CheckOutcome, CheckRequest, Director, Event};
+use ldirector::director::{
+    Action, CheckId, CheckOutcome, CheckRequest, Director, Event, RealState,
+};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -114,6 +116,8 @@ struct Shell {
     /// The daemon's state for `emailalertstatus`.
     phase: AlertStatus,
     maintenance: Option<BTreeSet<String>>,
+    /// Last "Inaccessible real server" mail per real (`emailalertfreq`).
+    resent: HashMap<(VirtualAddr, SocketAddr), Instant>,
 }
 
 /// Run the daemon until a stop signal or `shutdown` resolves; `ready` is
@@ -146,6 +150,7 @@ pub async fn run(
         config_path: opts.config_path,
         phase: AlertStatus::STARTING,
         maintenance: None,
+        resent: HashMap::new(),
     };
     sh.housekeeping(now);
     sh.pump();
@@ -168,6 +173,9 @@ pub async fn run(
     } else {
         None
     };
+    for e in &sh.director.config().global.execute {
+        hooks::execute(e, "start");
+    }
     sh.phase = AlertStatus::RUNNING;
     ready();
     tokio::pin!(shutdown);
@@ -202,6 +210,9 @@ pub async fn run(
     sh.phase = AlertStatus::STOPPING;
     sh.director.stop();
     sh.pump();
+    for e in &sh.director.config().global.execute {
+        hooks::execute(e, "stop");
+    }
     sh.checks.abort_all();
     if why == "shutdown" {
         tracing::info!("Linux Director Daemon terminated on request");
@@ -436,6 +447,15 @@ impl Shell {
         if config.global.logfile != self.director.config().global.logfile {
             tracing::warn!("logfile changed: takes effect at the next restart");
         }
+        let old_execute = self.director.config().global.execute.clone();
+        for e in &old_execute {
+            if !config.global.execute.contains(e) {
+                hooks::execute(e, "stop");
+            }
+        }
+        for e in &config.global.execute {
+            hooks::execute(e, "reload");
+        }
         let phase = std::mem::replace(&mut self.phase, AlertStatus::RELOADING);
         self.director.reload(now, config);
         self.pump();
@@ -483,6 +503,42 @@ impl Shell {
                 .set_maintenance(&files.clone().unwrap_or_default(), &HashMap::new());
             self.maintenance = files;
         }
+        self.resend_alerts(now);
+    }
+
+    /// While a real is down, mail "Inaccessible real server" every
+    /// `emailalertfreq` (0 = never).
+    fn resend_alerts(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        let members = self.director.members();
+        let cfg = self.director.config();
+        for m in &members {
+            let Some(v) = cfg.virtuals.iter().find(|v| v.addr == m.virt) else {
+                continue;
+            };
+            let key = (m.virt, m.dest);
+            if m.state != RealState::Down || v.emailalert.is_none() || v.emailalertfreq.is_zero() {
+                self.resent.remove(&key);
+                continue;
+            }
+            match self.resent.get(&key) {
+                None => {
+                    // The transition itself was mailed just now.
+                    self.resent.insert(key, now);
+                }
+                Some(t) if now.duration_since(*t) >= v.emailalertfreq => {
+                    self.resent.insert(key, now);
+                    due.push((
+                        m.virt,
+                        format!("Inaccessible real server: {} ({})", m.dest, m.virt),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (virt, subject) in due {
+            self.alert(&virt, &subject);
+        }
     }
 
     fn report(&mut self) -> report::StatusReport {
@@ -522,14 +578,5 @@ impl Shell {
             }
         };
         let _ = req.reply.send(text);
-    }
-}
-
-/// The listing the status command prints (kept for callers that want the
-/// plain table without a socket).
-pub fn listing_of(backend: &mut dyn Backend, fmt: ListFormat) -> String {
-    match backend.snapshot() {
-        Ok(s) => listing::render(&s, fmt),
-        Err(e) => format!("error: {e}\n"),
     }
 }

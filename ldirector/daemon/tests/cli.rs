@@ -219,6 +219,41 @@ fn bad_config_on_start_exits_2_with_file_and_line_and_no_pid_file() {
 }
 
 #[test]
+fn debug_mode_stays_in_the_foreground_and_stops_on_term() {
+    let e = Env::new(ON);
+    let child = e
+        .cmd()
+        .args(["-d", "--ipvs", "none"])
+        .arg(&e.cfg)
+        .arg("start")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    e.status_until("running in the foreground", |s| {
+        s.contains(&format!("running with pid: {pid}")) && weight(s, "127.0.0.2:8080").is_some()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("Starting Linux Director v1.186-ha with pid:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Purged virtual server (stop): 127.0.0.100:80"),
+        "{err}"
+    );
+    assert!(!e.pid_file().exists());
+    assert!(e.log().is_empty(), "-d logs to stderr only");
+}
+
+#[test]
 fn stale_pid_file() {
     let e = Env::new(ON);
     std::fs::create_dir_all(e.rundir()).unwrap();

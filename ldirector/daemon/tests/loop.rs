@@ -342,14 +342,38 @@ async fn reload_applies_only_the_difference_and_keeps_check_state() {
 }
 
 #[tokio::test]
-async fn autoreload_picks_up_an_edited_file() {
-    let cf = QUIESCENT.replace("checkinterval=1\n", "checkinterval=1\nautoreload=yes\n");
+async fn autoreload_picks_up_an_edited_file_and_runs_the_callback() {
+    let cf = QUIESCENT.replace(
+        "checkinterval=1\n",
+        "checkinterval=1\nautoreload=yes\ncallback=\"@DIR@/cb.sh\"\n",
+    );
     let d = start(&cf, &["127.0.0.2:8080", "127.0.0.3:8080"]).await;
+    let cb = d.path.with_file_name("cb.sh");
+    let out = d.path.with_file_name("cb.out");
+    std::fs::write(
+        &cb,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cb, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     d.until("up", |t| weight(t, "127.0.0.3:8080") == Some(2))
         .await;
-    std::fs::write(&d.path, cf.replace("masq 2", "masq 7")).unwrap();
+    let text = std::fs::read_to_string(&d.path).unwrap();
+    std::fs::write(&d.path, text.replace("masq 2", "masq 7")).unwrap();
     d.until("reloaded", |t| weight(t, "127.0.0.3:8080") == Some(7))
         .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = std::fs::read_to_string(&out).unwrap_or_default();
+        if got == format!("{}\n", d.path.display()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback output {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     d.stop().await;
 }
 
