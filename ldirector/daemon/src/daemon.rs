@@ -79,6 +79,15 @@ impl Controller {
     }
 }
 
+/// A running attempt, for cancelling it and for reporting a timeout the
+/// director noticed first.
+struct Attempt {
+    abort: AbortHandle,
+    target: String,
+    started: Instant,
+    deadline: Instant,
+}
+
 struct Finished {
     id: CheckId,
     attempt: u64,
@@ -108,7 +117,7 @@ struct Shell {
     backend: Box<dyn Backend>,
     probe: Arc<dyn Probe>,
     checks: JoinSet<Finished>,
-    in_flight: HashMap<(CheckId, u64), AbortHandle>,
+    in_flight: HashMap<(CheckId, u64), Attempt>,
     check_info: HashMap<CheckId, CheckInfo>,
     transitions: HashMap<(VirtualAddr, SocketAddr), u64>,
     config_path: PathBuf,
@@ -157,6 +166,9 @@ pub async fn run(
     if let Some(path) = &opts.control_socket {
         let _ = std::fs::remove_file(path);
         let l = tokio::net::UnixListener::bind(path)
+            .with_context(|| format!("control socket {}", path.display()))?;
+        // Reload is one of its requests: root only, like the signal.
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .with_context(|| format!("control socket {}", path.display()))?;
         tokio::spawn(control::serve_socket(l, opts.control_tx.clone()));
     }
@@ -273,8 +285,9 @@ impl Shell {
                     Action::Ipvs(c) => batch.push(c),
                     Action::StartCheck(req) => self.start_check(req),
                     Action::CancelCheck { id, attempt } => {
-                        if let Some(h) = self.in_flight.remove(&(id, attempt)) {
-                            h.abort();
+                        if let Some(a) = self.in_flight.remove(&(id, attempt)) {
+                            a.abort.abort();
+                            self.cancelled(id, a);
                         }
                     }
                     Action::Fallback(f) => hooks::run_shell("fallbackcommand", f.command_line),
@@ -321,6 +334,7 @@ impl Shell {
             Some(t) => t.to_string(),
             None => spec.addr.to_string(),
         };
+        let target_copy = target.clone();
         let handle = self.checks.spawn(async move {
             let started = tokio::time::Instant::now();
             let r = tokio::time::timeout_at(
@@ -342,7 +356,37 @@ impl Shell {
                 timed_out,
             }
         });
-        self.in_flight.insert((id, attempt), handle);
+        self.in_flight.insert(
+            (id, attempt),
+            Attempt {
+                abort: handle,
+                target: target_copy,
+                started: Instant::now(),
+                deadline,
+            },
+        );
+    }
+
+    /// An attempt the director gave up on: past its deadline it is a
+    /// timeout (the director has already counted it as a failure).
+    fn cancelled(&mut self, id: CheckId, a: Attempt) {
+        let now = Instant::now();
+        if now < a.deadline {
+            return;
+        }
+        let was_up = self.check_info.get(&id).map(|c| c.up);
+        if was_up != Some(false) {
+            tracing::info!(real = %a.target, detail = "timeout",
+                "Check failed: real server={}: timeout", a.target);
+        }
+        self.check_info.insert(
+            id,
+            CheckInfo {
+                latency: now.duration_since(a.started),
+                up: false,
+                detail: "timeout".into(),
+            },
+        );
     }
 
     fn finished(&mut self, f: Finished) {

@@ -55,6 +55,8 @@ impl Backend for Shared {
 #[derive(Clone, Default)]
 struct Servers {
     up: Arc<Mutex<HashSet<SocketAddr>>>,
+    /// Accept and never answer.
+    hung: Arc<Mutex<HashSet<SocketAddr>>>,
     probes: Arc<Mutex<Vec<SocketAddr>>>,
 }
 
@@ -74,6 +76,9 @@ impl Probe for Servers {
     fn probe(&self, spec: Arc<CheckSpec>, _kind: AttemptKind) -> ProbeFuture {
         let target = spec.target();
         let up = target.is_some_and(|t| self.up.lock().unwrap().contains(&t));
+        if target.is_some_and(|t| self.hung.lock().unwrap().contains(&t)) {
+            return Box::pin(std::future::pending());
+        }
         if let Some(t) = target {
             self.probes.lock().unwrap().push(t);
         }
@@ -266,6 +271,34 @@ async fn reals_follow_checks_with_quiescent_and_fallback() {
         Table::default(),
         "cleanstop empties the table"
     );
+}
+
+#[tokio::test]
+async fn a_hung_server_times_out_and_reports_it() {
+    let d = start(QUIESCENT, &["127.0.0.2:8080", "127.0.0.3:8080"]).await;
+    d.until("up", |t| {
+        weight(t, "127.0.0.2:8080") == Some(1) && weight(t, "127.0.0.3:8080") == Some(2)
+    })
+    .await;
+    d.servers
+        .hung
+        .lock()
+        .unwrap()
+        .insert("127.0.0.2:8080".parse().unwrap());
+    d.servers.set("127.0.0.3:8080", false);
+    // Both change: the hung check does not hold up .3's.
+    d.until(".3 quiesced", |t| weight(t, "127.0.0.3:8080") == Some(0))
+        .await;
+    d.until(".2 timed out", |t| weight(t, "127.0.0.2:8080") == Some(0))
+        .await;
+    let r = d.report().await;
+    assert_eq!(
+        r.virtuals[0].reals[0].last_result.as_deref(),
+        Some("timeout")
+    );
+    let secs = r.virtuals[0].reals[0].last_check_seconds.unwrap();
+    assert!(secs >= 0.9, "timeout after checktimeout, took {secs}");
+    d.stop().await;
 }
 
 #[tokio::test]
