@@ -118,14 +118,13 @@ ld() { # command -> $OUT/ld_<command>_<n>.{rc,out,err}
 	echo $? >"$OUT/ld_$n.rc"
 }
 
-# step <name>: wait for the expected table (30 s), probe, record
+# step <name>: wait for the expected table (30 s of guest uptime), probe, record
 step() {
 	now
 	t0=$NOW
-	i=0
 	until table >"$OUT/$1.polled" && cmp -s "$OUT/$1.polled" "$EXP/$1.table"; do
-		i=$((i + 1))
-		[ $i -le 150 ] || break
+		now
+		[ "${NOW%.*}" -lt $((${t0%.*} + 30)) ] || break
 		sleep 0.2
 	done
 	now
