@@ -492,20 +492,28 @@ mod tests {
     fn guest_runs_command_with_shared_dir_and_real_ipvs() {
         let vm = crate::require_vm!().env("GREETING", "it's here");
         let dir = scratch("a");
+        // outside the shared dir: visible (read-only view) but not writable through
+        let other = scratch("c");
+        fs::write(other.path().join("marker"), "from-host").expect("marker");
+        let leak = other.path().join("guest-write");
         let host_kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let cmd = format!(
+            "echo \"$GREETING\"; echo err >&2; uname -r > kernel; \
+             modprobe ip_vs && head -1 /proc/net/ip_vs; \
+             touch /etc/ldv-guest-only; \
+             cat {marker}; touch {leak}; exit 3",
+            marker = other.path().join("marker").display(),
+            leak = leak.display(),
+        );
         let out = vm
-            .run(
-                dir.path(),
-                "echo \"$GREETING\"; echo err >&2; uname -r > kernel; \
-                 modprobe ip_vs && head -1 /proc/net/ip_vs; \
-                 touch /etc/ldv-guest-only; exit 3",
-                Duration::from_secs(60),
-            )
+            .run(dir.path(), &cmd, Duration::from_secs(60))
             .expect("run");
         assert_eq!(out.code, Some(3), "{out}");
         assert!(out.stdout.starts_with("it's here\n"), "{out}");
         assert!(out.stdout.contains("IP Virtual Server version"), "{out}");
+        assert!(out.stdout.ends_with("from-host"), "{out}");
         assert_eq!(out.stderr, "err\n", "{out}");
+        assert!(!leak.exists(), "guest wrote to the host's /tmp");
         let guest_kernel = fs::read_to_string(dir.path().join("kernel")).expect("kernel file");
         assert_ne!(guest_kernel.trim(), host_kernel.trim());
         assert!(
