@@ -33,6 +33,7 @@ use ldirector::ipvs::{IpvsCommand, IpvsError, ServiceKey};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+pub use pump::pooled_pipes;
 pub use service::Timeouts;
 use service::{Assignment, Ended, ServiceCore};
 

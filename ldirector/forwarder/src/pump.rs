@@ -9,12 +9,19 @@ use std::sync::Mutex;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-/// One splice call moves at most this much (the default pipe capacity).
-const CHUNK: usize = 64 * 1024;
+/// One splice call moves at most this much: the pipe's capacity. Each skb
+/// fragment takes a pipe slot, so a default 16-slot pipe often moves far
+/// less than 64 KiB per call; 256 KiB (64 slots) keeps calls few.
+const CHUNK: usize = 256 * 1024;
 /// Empty pipes kept for reuse: creating one is two syscalls and two fds.
 const POOL_MAX: usize = 256;
 
 static POOL: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
+
+/// Idle pipes held for reuse (each is two fds).
+pub fn pooled_pipes() -> usize {
+    crate::lock(&POOL).len()
+}
 
 struct Pipe {
     r: OwnedFd,
@@ -33,12 +40,16 @@ impl Pipe {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: both fds were just created and are owned by nobody else.
-        Ok(unsafe {
+        let p = unsafe {
             Pipe {
                 r: OwnedFd::from_raw_fd(fds[0]),
                 w: OwnedFd::from_raw_fd(fds[1]),
             }
-        })
+        };
+        // A smaller pipe (per-user pipe memory limits) still works.
+        // SAFETY: fcntl on an fd we own.
+        unsafe { libc::fcntl(p.w.as_raw_fd(), libc::F_SETPIPE_SZ, CHUNK as libc::c_int) };
+        Ok(p)
     }
 
     /// Back to the pool; only called when the pipe is known to be empty.

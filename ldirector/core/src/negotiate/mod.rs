@@ -3,8 +3,9 @@
 //! timeouts and feeds bytes in.
 //!
 //! Covered: http/https/http_proxy ([`http`]), nntp, simpletcp, sip, and the
-//! smtp/submission, pop, imap line dialogs ([`Dialog`]). Not (yet): ftp (needs
-//! a data connection), dns, ldap, radius, mysql/pgsql/oracle.
+//! smtp/submission, pop, imap line dialogs ([`Dialog`]). ftp, dns, ldap,
+//! radius, mysql and pgsql keep their small codecs next to their I/O in
+//! `ld-checks`; oracle is not supported.
 
 pub mod http;
 
@@ -39,10 +40,7 @@ pub enum NegotiateError {
 /// final newline (the body of a page, a line read with `<$sock>`), Rust's
 /// only at the very end. So a text ending in `\n` is tried without it too.
 pub fn perl_match(receive: &Regex, text: &str) -> bool {
-    receive.is_match(text)
-        || text
-            .strip_suffix('\n')
-            .is_some_and(|t| receive.is_match(t))
+    receive.is_match(text) || text.strip_suffix('\n').is_some_and(|t| receive.is_match(t))
 }
 
 /// `check_nntp`: up when the first read (≤ 64 bytes) starts with `2`.
