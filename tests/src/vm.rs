@@ -283,17 +283,26 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A scratch dir for a guest test (`/tmp/ldv<pid>x<n>`, removed on drop,
+/// swept like control dirs if the test process dies).
+pub fn scratch_dir() -> std::io::Result<crate::names::TempDir> {
+    crate::names::TempDir::new(&unique_name())
+}
+
+fn unique_name() -> String {
+    format!(
+        "{PREFIX}{}x{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// The per-run control dir (`/tmp/ldv<pid>x<n>`), removed on drop.
 struct CtlDir(PathBuf);
 
 impl CtlDir {
     fn new() -> Result<Self> {
-        let name = format!(
-            "{PREFIX}{}x{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let p = std::env::temp_dir().join(name);
+        let p = std::env::temp_dir().join(unique_name());
         // The path travels on the kernel command line, split at spaces.
         if p.to_string_lossy().contains(char::is_whitespace) {
             bail!("temp dir {} contains whitespace", p.display());
@@ -480,20 +489,15 @@ mod tests {
         assert_eq!(sh_quote("a'b c"), r"'a'\''b c'");
     }
 
-    fn scratch(tag: &str) -> crate::names::TempDir {
-        crate::names::TempDir::new(&format!("{PREFIX}t{}{tag}", std::process::id()))
-            .expect("scratch dir")
-    }
-
     /// One boot covers the contract: exit code, both streams, the shared
     /// dir is writable from the guest, the guest kernel is not the host's,
     /// IPVS loads on demand and the host userland (ipvsadm if present) runs.
     #[test]
     fn guest_runs_command_with_shared_dir_and_real_ipvs() {
         let vm = crate::require_vm!().env("GREETING", "it's here");
-        let dir = scratch("a");
+        let dir = scratch_dir().expect("scratch");
         // outside the shared dir: visible (read-only view) but not writable through
-        let other = scratch("c");
+        let other = scratch_dir().expect("scratch");
         fs::write(other.path().join("marker"), "from-host").expect("marker");
         let leak = other.path().join("guest-write");
         let host_kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -525,7 +529,7 @@ mod tests {
     #[test]
     fn hung_command_times_out_and_guest_is_killed() {
         let vm = crate::require_vm!();
-        let dir = scratch("b");
+        let dir = scratch_dir().expect("scratch");
         let out = vm
             .run(
                 dir.path(),
