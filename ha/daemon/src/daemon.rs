@@ -283,13 +283,14 @@ pub async fn run(
     };
 
     let now = Instant::now();
-    let mut core = Membership::with_tuning(
+    let mut links = links;
+    let (core, ping, clients) = crate::ping::setup(
+        &loaded,
         config::membership_config(&loaded, start),
         config::membership_tuning(&loaded),
+        &mut links,
         now,
     );
-    let mut links = links;
-    let (ping, clients) = crate::ping::setup(&loaded, &mut links, &mut core, now);
     let config_dir = paths
         .config
         .ha_cf

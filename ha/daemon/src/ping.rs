@@ -318,15 +318,17 @@ pub fn ipfail_config(loaded: &hb_config::Loaded) -> Result<IpFailConfig, String>
     })
 }
 
-/// The ping side of ha.cf: ping nodes registered with `core` (their link
-/// names appended to `links`), ipfail built in if a `respawn` line runs it,
-/// and the other `respawn`/`failfast` clients to start at Comm_now_up.
+/// The ping side of ha.cf: the membership core with the ping nodes (their
+/// link names appended to `links`), ipfail built in if a `respawn` line
+/// runs it, and the other `respawn`/`failfast` clients to start at
+/// Comm_now_up.
 pub fn setup(
     loaded: &hb_config::Loaded,
+    config: hb_membership::Config,
+    tuning: hb_membership::Tuning,
     links: &mut Vec<String>,
-    core: &mut Membership,
     now: Instant,
-) -> (PingSide, Vec<crate::respawn::ClientSpec>) {
+) -> (Membership, PingSide, Vec<crate::respawn::ClientSpec>) {
     let (clients, ipfail_wanted) = crate::respawn::clients(&loaded.hacf);
     let ipfail = if ipfail_wanted {
         match ipfail_config(loaded) {
@@ -343,7 +345,13 @@ pub fn setup(
     } else {
         None
     };
-    (PingSide::new(loaded, links, core, ipfail, now), clients)
+    let cf = &loaded.hacf;
+    let first_link = links.len();
+    let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, first_link);
+    links.extend(specs.iter().map(|s| s.name.clone()));
+    let core = Membership::with_ping_nodes(config, tuning, specs, now);
+    let side = PingSide::new(cf, first_link, targets, ipfail, now);
+    (core, side, clients)
 }
 
 /// An ipfail log line, tagged with ipfail as its source.
@@ -385,23 +393,15 @@ pub struct PingSide {
 }
 
 impl PingSide {
-    /// Register ha.cf's ping nodes with `core` (their link names appended
-    /// to `links`), open the ICMP sockets, and set up ipfail if `ipfail` is
-    /// `Some` (a `respawn` of heartbeat's ipfail was found).
+    /// Open the ICMP sockets for `targets`; link ids from `first_link` on
+    /// are the ping nodes'.
     pub fn new(
-        loaded: &hb_config::Loaded,
-        links: &mut Vec<String>,
-        core: &mut Membership,
+        cf: &hb_config::HaCf,
+        first_link: usize,
+        targets: Vec<IpAddr>,
         ipfail: Option<IpFailConfig>,
         now: Instant,
     ) -> PingSide {
-        let cf = &loaded.hacf;
-        let first_link = links.len();
-        let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, first_link);
-        for s in specs {
-            links.push(s.name.clone());
-            core.add_ping_node(now, s);
-        }
         let media = if targets.is_empty() {
             None
         } else {

@@ -64,7 +64,7 @@ pub struct Config {
     pub deadtime: Duration,
     pub warntime: Duration,
     pub initdead: Duration,
-    /// `ttl` = hopfudge + number of nodes.
+    /// `ttl` = hopfudge + number of nodes (ping nodes included).
     pub hopfudge: u32,
     /// This start's generation (`hb_generation`, already incremented and
     /// persisted by the shell).
