@@ -431,31 +431,27 @@ impl Shell {
                 }
             }
         }
-        let mut events = Vec::new();
         while let Some(ev) = self.core.poll_event() {
-            events.push(ev);
-        }
-        // Membership raises Comm_now_up after declaring the silent nodes
-        // dead at initdead; the resource manager must see the cluster up
-        // first, or its own mach_down report arrives while it is still in
-        // state 0 and the takeover never completes.
-        if let Some(i) = events.iter().position(|e| matches!(e, Event::CommUp)) {
-            let up = events.remove(i);
-            self.rsc.membership(Instant::now(), &up);
-            events.insert(i, up);
-        }
-        for ev in events {
             busy = true;
             crate::events::log_event(&ev, &self.loaded.local_node, &self.links);
             let now = Instant::now();
             let stable = self.rsc_stable();
             let route = self.ping.event(now, &ev, &self.core, &self.links, stable);
-            if !matches!(ev, Event::CommUp) && route == Route::Resources {
+            if route == Route::Resources {
                 self.rsc.membership(now, &ev);
             }
             match ev {
                 Event::PartitionHealed { .. } => {
-                    // heartbeat: give up resources, then restart.
+                    // heartbeat.c's follow-up lines, then its
+                    // cause_shutdown_restart(): give up every resource
+                    // (the peer, if it saw the same, does likewise), and
+                    // start afresh so the pair negotiates like a cold boot.
+                    tracing::info!(
+                        "For information on cluster partitions, See URL: http://linux-ha.org/wiki/Split_Brain"
+                    );
+                    tracing::warn!("Deadtime value may be too small.");
+                    tracing::info!("See FAQ for information on tuning deadtime.");
+                    tracing::info!("URL: http://linux-ha.org/wiki/FAQ#Heavy_Load");
                     self.exit = RunExit::Restart;
                     self.begin_shutdown("partition");
                 }

@@ -62,7 +62,9 @@
 //!   the set of every group that still runs, may run, or has a take queued
 //!   here; when that shrinks while idle a fresh report is sent. heartbeat
 //!   clears bits before the stops (`rsc_hold=none info=shutdown`), so a peer
-//!   booting meanwhile starts groups that are still being stopped.
+//!   booting meanwhile starts groups that are still being stopped. A
+//!   standby job reports again when its stops/starts are done, just before
+//!   its `done`, so the partner never audits a stale word.
 //! * **Orphan repair**: heartbeat only logs "No one owns our local
 //!   resources!"; when a fresh stable report of the peer agrees, we take
 //!   our local groups back (each side only repairs its own set).

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use hb_wire::Message;
 
-use super::{Peer, ResourceManager};
+use super::{Peer, RState, ResourceManager};
 use crate::command::{Command, FenceTarget};
 use crate::exec::{Notice, Out};
 use crate::hold::Hold;
@@ -113,6 +113,14 @@ impl ResourceManager {
                 acquired,
             } => {
                 if epoch == self.standby_epoch {
+                    // The partner acts on our `done` at once and audits it
+                    // against our last report, which predates the job (the
+                    // giver's still named what ran, the taker's not yet
+                    // what it took): "Both machines own our resources!" /
+                    // "No one owns foreign resources!". Report what runs
+                    // now first. Our own part is settled: isstable is
+                    // heartbeat's `resourcestate == R_STABLE`.
+                    self.send_held(self.rstate == RState::Stable, Some("standby"));
                     self.send(messages::ask_resources(hold, StandbyPhase::Done));
                 } else {
                     // heartbeat's child would still send it, and a peer in a
