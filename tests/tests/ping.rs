@@ -261,11 +261,12 @@ fn isolated_survivor_does_not_take_over_until_a_ping_node_answers_in(
 ) -> Result<()> {
     boot(c)?;
 
-    // Both lose the ping node: balanced (0 = 0), nothing moves.
-    cut_icmp(c, c.node("node1"), true)?;
+    // Both lose the ping node, the standby node first (so the owner never
+    // sees a count lower than its peer's): balanced at 0 = 0, nothing moves.
     cut_icmp(c, c.node("node2"), true)?;
-    wait_ping_status(c.node("node1"), "dead", Duration::from_secs(5))?;
     wait_ping_status(c.node("node2"), "dead", Duration::from_secs(5))?;
+    cut_icmp(c, c.node("node1"), true)?;
+    wait_ping_status(c.node("node1"), "dead", Duration::from_secs(5))?;
     hold_for(
         "VIP staying on node1",
         Duration::from_secs(2),
