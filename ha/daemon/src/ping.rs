@@ -485,12 +485,15 @@ impl PingSide {
                 }
             }
         }
+        // Keep the phase however late we are; one round per call.
+        let every = self.keepalive.max(Duration::from_millis(1));
         let mut next = self.next_send.unwrap_or(now);
         while next <= now {
-            next = next.checked_add(self.keepalive).unwrap_or(now);
-            if self.keepalive.is_zero() {
-                break;
-            }
+            let Some(t) = next.checked_add(every) else {
+                self.next_send = None;
+                return;
+            };
+            next = t;
         }
         self.next_send = Some(next);
     }
