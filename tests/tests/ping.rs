@@ -445,6 +445,19 @@ fn builtin_ipfail_interoperates_with_real_ipfail_in(c: &mut Cluster) -> Result<(
     for n in c.nodes() {
         wait_ping_status(n, "ping", Duration::from_secs(10))?;
     }
+    // cl_status lists the ping node the same way on both daemons.
+    let lists: Vec<(String, String)> = c
+        .nodes()
+        .iter()
+        .map(|n| {
+            (
+                n.cl_status(&["listnodes"]).unwrap_or_default(),
+                n.cl_status(&["listnodes", "-p"]).unwrap_or_default(),
+            )
+        })
+        .collect();
+    eprintln!("listnodes: {lists:?}");
+    ensure!(lists[0] == lists[1], "listnodes differ: {lists:?}");
     let t0 = Instant::now();
     cut_icmp(c, c.node("node1"), true)?;
     wait_owner(c, "node2", Duration::from_secs(30))?;

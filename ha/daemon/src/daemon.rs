@@ -628,7 +628,10 @@ impl Shell {
     fn answer(&self, request: &Request) -> Response {
         match request {
             Request::Snapshot => Response::Snapshot(control::snapshot_from(
-                &self.core.nodes(),
+                &crate::ping::in_hacf_order(
+                    self.core.nodes(),
+                    &self.loaded.hacf.ping_node_positions,
+                ),
                 &self.links,
                 &self.loaded.local_node,
                 self.rsc.rsc_status(),

@@ -20,7 +20,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hb_config::{AutoFailback, PingNode};
-use hb_membership::{Event, LinkStatus, Membership, NodeStatus, PingSpec};
+use hb_membership::{Event, LinkStatus, Membership, NodeStatus, NodeView, PingSpec};
 use hb_resources::ipfail::{self, IpFail, IpFailConfig, Output, PeerDeath};
 use hb_wire::{AuthKeys, Message};
 use nix::sys::socket::{recvfrom, SockaddrLike, SockaddrStorage};
@@ -352,6 +352,31 @@ pub fn setup(
     let core = Membership::with_ping_nodes(config, tuning, specs, now);
     let side = PingSide::new(cf, first_link, targets, ipfail, now);
     (core, side, clients)
+}
+
+/// The core's node views (cluster nodes, then ping nodes) in heartbeat's
+/// node-table order: ha.cf order, a ping node where its line was
+/// (`positions`: how many cluster nodes came before each).
+pub fn in_hacf_order(views: Vec<NodeView>, positions: &[usize]) -> Vec<NodeView> {
+    let (ping, normal): (Vec<NodeView>, Vec<NodeView>) = views.into_iter().partition(|v| v.ping);
+    let mut out = Vec::with_capacity(normal.len() + ping.len());
+    let mut ping = ping
+        .into_iter()
+        .zip(
+            positions
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(usize::MAX)),
+        )
+        .peekable();
+    for (i, n) in normal.into_iter().enumerate() {
+        while let Some((p, _)) = ping.next_if(|(_, pos)| *pos <= i) {
+            out.push(p);
+        }
+        out.push(n);
+    }
+    out.extend(ping.map(|(p, _)| p));
+    out
 }
 
 /// An ipfail log line, tagged with ipfail as its source.
@@ -729,6 +754,38 @@ mod tests {
         let mut v6 = echo_request(true, 1, 1, b"x");
         v6[0] = ICMP6_ECHO_REPLY;
         assert_eq!(echo_reply_payload(true, &v6, 1), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn node_table_follows_hacf_order() {
+        let v = |name: &str, ping: bool| NodeView {
+            name: name.into(),
+            status: NodeStatus::Up,
+            ping,
+            links: Vec::new(),
+        };
+        let names = |vs: Vec<NodeView>| vs.into_iter().map(|v| v.name).collect::<Vec<_>>();
+        let core = || {
+            vec![
+                v("node1", false),
+                v("node2", false),
+                v("p1", true),
+                v("p2", true),
+            ]
+        };
+        // ping before the node lines (cl_status, reversed: node2 node1 p…).
+        assert_eq!(
+            names(in_hacf_order(core(), &[0, 0])),
+            ["p1", "p2", "node1", "node2"]
+        );
+        assert_eq!(
+            names(in_hacf_order(core(), &[1, 2])),
+            ["node1", "p1", "node2", "p2"]
+        );
+        assert_eq!(
+            names(in_hacf_order(core(), &[])),
+            ["node1", "node2", "p1", "p2"]
+        );
     }
 
     #[test]
