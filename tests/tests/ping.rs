@@ -446,13 +446,15 @@ fn builtin_ipfail_interoperates_with_real_ipfail_in(c: &mut Cluster) -> Result<(
         wait_ping_status(n, "ping", Duration::from_secs(10))?;
     }
     // cl_status lists the ping node the same way on both daemons.
-    let lists: Vec<(String, String)> = c
+    let lists: Vec<(String, String, String, String)> = c
         .nodes()
         .iter()
         .map(|n| {
             (
                 n.cl_status(&["listnodes"]).unwrap_or_default(),
                 n.cl_status(&["listnodes", "-p"]).unwrap_or_default(),
+                n.cl_status(&["nodetype", PING_NODE]).unwrap_or_default(),
+                n.cl_status(&["listhblinks", PING_NODE]).unwrap_or_default(),
             )
         })
         .collect();
