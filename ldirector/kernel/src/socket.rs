@@ -27,6 +27,9 @@ const CHUNK_BYTES: usize = 64 * 1024;
 const RCVBUF: libc::c_int = 4 << 20;
 /// Netlink caps a dump datagram at 32 KiB; twice that never truncates.
 const RECV_BUF: usize = 64 * 1024;
+/// The kernel answers within a datagram's processing; this only bounds a
+/// wedged kernel or a lost ACK, so `apply` cannot hang the director.
+const RECV_TIMEOUT_SECS: libc::time_t = 10;
 
 pub struct Genl {
     sock: Socket,
@@ -49,6 +52,7 @@ impl Genl {
         if !set_rcvbuf_force(&sock, RCVBUF) {
             let _ = sock.set_rx_buf_sz(RCVBUF as usize);
         }
+        set_rcvtimeo(&sock, RECV_TIMEOUT_SECS)?;
         Ok(Genl {
             sock,
             seq: 0,
@@ -161,7 +165,10 @@ impl Genl {
                     }
                 }
                 Err(e) => {
-                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    let errno = e.raw_os_error().unwrap_or(match e.kind() {
+                        io::ErrorKind::TimedOut => libc::ETIMEDOUT,
+                        _ => libc::EIO,
+                    });
                     for r in &mut result[base..base + count] {
                         r.get_or_insert(errno);
                     }
@@ -256,6 +263,12 @@ impl Genl {
         let n = loop {
             match self.sock.recv(&mut &mut self.buf[..], libc::MSG_TRUNC) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer from the kernel in {RECV_TIMEOUT_SECS} s"),
+                    ))
+                }
                 r => break r?,
             }
         };
@@ -280,6 +293,28 @@ impl Genl {
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+fn set_rcvtimeo(sock: &Socket, secs: libc::time_t) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: secs,
+        tv_usec: 0,
+    };
+    // SAFETY: a valid fd, a timeval option value and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// `SO_RCVBUFFORCE` lifts the `rmem_max` cap (needs CAP_NET_ADMIN).

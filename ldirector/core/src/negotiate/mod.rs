@@ -3,8 +3,9 @@
 //! timeouts and feeds bytes in.
 //!
 //! Covered: http/https/http_proxy ([`http`]), nntp, simpletcp, sip, and the
-//! smtp/submission, pop, imap line dialogs ([`Dialog`]). Not (yet): ftp (needs
-//! a data connection), dns, ldap, radius, mysql/pgsql/oracle.
+//! smtp/submission, pop, imap line dialogs ([`Dialog`]). ftp, dns, ldap,
+//! radius, mysql and pgsql keep their small codecs next to their I/O in
+//! `ld-checks`; oracle is not supported.
 
 pub mod http;
 
