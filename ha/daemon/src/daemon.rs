@@ -283,13 +283,14 @@ pub async fn run(
     };
 
     let now = Instant::now();
-    let mut core = Membership::with_tuning(
+    let mut links = links;
+    let (core, ping, clients) = crate::ping::setup(
+        &loaded,
         config::membership_config(&loaded, start),
         config::membership_tuning(&loaded),
+        &mut links,
         now,
     );
-    let mut links = links;
-    let (ping, clients) = crate::ping::setup(&loaded, &mut links, &mut core, now);
     let config_dir = paths
         .config
         .ha_cf
@@ -627,7 +628,10 @@ impl Shell {
     fn answer(&self, request: &Request) -> Response {
         match request {
             Request::Snapshot => Response::Snapshot(control::snapshot_from(
-                &self.core.nodes(),
+                &crate::ping::in_hacf_order(
+                    self.core.nodes(),
+                    &self.loaded.hacf.ping_node_positions,
+                ),
                 &self.links,
                 &self.loaded.local_node,
                 self.rsc.rsc_status(),
