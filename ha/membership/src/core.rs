@@ -82,6 +82,8 @@ pub struct Membership {
     pub(crate) events: VecDeque<Event>,
     pub(crate) shutdown: Shutdown,
     pub(crate) stats: Stats,
+    /// Ping nodes ([`crate::ping`]), apart from the cluster members.
+    pub(crate) ping: Vec<crate::ping::PingMember>,
 }
 
 impl Membership {
@@ -135,6 +137,7 @@ impl Membership {
             events: VecDeque::new(),
             shutdown: Shutdown::Running,
             stats: Stats::default(),
+            ping: Vec::new(),
         };
         m.nodes[m.local].uuid = Some(m.config.uuid);
         m.boot(now);
@@ -309,18 +312,27 @@ impl Membership {
 
     /// A node's status, `None` if it is not configured.
     pub fn node_status(&self, node: &str) -> Option<NodeStatus> {
-        self.index_of(node).map(|i| {
-            if i == self.local {
-                self.local_status
-            } else {
-                self.nodes[i].status
-            }
-        })
+        self.index_of(node)
+            .map(|i| {
+                if i == self.local {
+                    self.local_status
+                } else {
+                    self.nodes[i].status
+                }
+            })
+            .or_else(|| {
+                self.ping_views()
+                    .into_iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(node))
+                    .map(|p| p.status)
+            })
     }
 
-    /// Every configured node (local included), for `cl_status`.
+    /// Every configured node (local included), then the ping nodes, for
+    /// `cl_status`.
     pub fn nodes(&self) -> Vec<NodeView> {
-        self.nodes
+        let mut all: Vec<NodeView> = self
+            .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| NodeView {
@@ -345,7 +357,9 @@ impl Membership {
                     })
                     .collect(),
             })
-            .collect()
+            .collect();
+        all.extend(self.ping_views());
+        all
     }
 
     pub(crate) fn index_of(&self, name: &str) -> Option<usize> {

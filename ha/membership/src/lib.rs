@@ -280,6 +280,7 @@ mod history;
 mod inbound;
 mod node;
 mod outbound;
+pub mod ping;
 mod receive;
 mod rng;
 mod seqtrack;
@@ -287,3 +288,4 @@ pub mod sim;
 mod timers;
 
 pub use crate::core::Membership;
+pub use crate::ping::PingSpec;

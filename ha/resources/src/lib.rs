@@ -98,6 +98,7 @@ mod command;
 mod config;
 mod exec;
 mod hold;
+pub mod ipfail;
 mod log;
 mod manager;
 pub mod messages;

@@ -264,7 +264,7 @@ pub fn judge_http(method: HttpMethod, receive: &Regex, bytes: &[u8], eof: bool) 
     if !(200..300).contains(&code) {
         return HttpProgress::Done(Verdict::Down(status_line));
     }
-    if receive.as_str().is_empty() || receive.is_match(&String::from_utf8_lossy(&body)) {
+    if receive.as_str().is_empty() || super::perl_match(receive, &String::from_utf8_lossy(&body)) {
         HttpProgress::Done(Verdict::Up(status_line))
     } else {
         HttpProgress::Done(Verdict::Down("receive string not found".into()))

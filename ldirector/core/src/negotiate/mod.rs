@@ -35,6 +35,13 @@ pub enum NegotiateError {
     NoDialog(Service),
 }
 
+/// `text =~ /receive/` as Perl sees it: Perl's `$` also matches before a
+/// final newline (the body of a page, a line read with `<$sock>`), Rust's
+/// only at the very end. So a text ending in `\n` is tried without it too.
+pub fn perl_match(receive: &Regex, text: &str) -> bool {
+    receive.is_match(text) || text.strip_suffix('\n').is_some_and(|t| receive.is_match(t))
+}
+
 /// `check_nntp`: up when the first read (≤ 64 bytes) starts with `2`.
 pub fn judge_nntp(banner: &[u8]) -> Verdict {
     let head = &banner[..banner.len().min(64)];
@@ -55,7 +62,7 @@ pub fn simpletcp_request(request: &str) -> Vec<u8> {
 /// `check_simpletcp`: up when a received line matches `receive`.
 pub fn judge_simpletcp(receive: &Regex, response: &[u8]) -> Verdict {
     let text = String::from_utf8_lossy(response);
-    match text.split_inclusive('\n').find(|l| receive.is_match(l)) {
+    match text.split_inclusive('\n').find(|l| perl_match(receive, l)) {
         Some(l) => Verdict::Up(l.trim_end().to_string()),
         None => Verdict::Down("No OK".into()),
     }
@@ -268,6 +275,11 @@ mod tests {
         let re = Regex::new("^\\+PONG").unwrap();
         assert!(judge_simpletcp(&re, b"hello\r\n+PONG\r\n").is_up());
         assert!(!judge_simpletcp(&re, b"-ERR\r\n").is_up());
+        // Perl's `$` before the line's newline.
+        let re = Regex::new("^PONG$").unwrap();
+        assert!(judge_simpletcp(&re, b"x\nPONG\ny\n").is_up());
+        assert!(perl_match(&Regex::new("ok\n$").unwrap(), "ok\n"));
+        assert!(!perl_match(&re, "PONG\n\n"));
         let req = sip_request(
             "ldirectord@h",
             "10.0.0.1:5070".parse().unwrap(),

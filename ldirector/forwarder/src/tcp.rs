@@ -1,0 +1,117 @@
+//! TCP services: accept, schedule, connect to the real server, splice both
+//! ways with half-close, account the connection's states like IPVS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, warn};
+
+use crate::service::Ended;
+use crate::stats::Traffic;
+use crate::{lock, ConnGuard, Options, Shared};
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    vip: SocketAddr,
+    core: Shared,
+    opts: Arc<Options>,
+) {
+    let svc_traffic = lock(&core).traffic();
+    loop {
+        match listener.accept().await {
+            Ok((client, peer)) => {
+                tokio::spawn(handle(
+                    client,
+                    peer,
+                    vip,
+                    core.clone(),
+                    svc_traffic.clone(),
+                    opts.clone(),
+                ));
+            }
+            Err(e) => {
+                warn!(service = %vip, error = %e, "accept failed");
+                // Out of fds or memory: give running connections a moment
+                // to release some instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Close with RST, as the client of a failed IPVS connection sees it.
+fn reset(s: &TcpStream) {
+    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+async fn handle(
+    client: TcpStream,
+    peer: SocketAddr,
+    vip: SocketAddr,
+    core: Shared,
+    svc_traffic: Arc<Traffic>,
+    opts: Arc<Options>,
+) {
+    let conn = crate::sched::ConnInfo { client: peer, vip };
+    let assigned = lock(&core).schedule(&conn, Instant::now());
+    let Some(a) = assigned else {
+        debug!(service = %vip, client = %peer, "no destination available");
+        reset(&client);
+        return;
+    };
+    let real = a.addr;
+    let dest_traffic = a.traffic.clone();
+    let mut guard = ConnGuard::new(core, a);
+    let server = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(real)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            debug!(service = %vip, client = %peer, real = %real, error = %e, "connect to real server failed");
+            reset(&client);
+            return;
+        }
+        Err(_) => {
+            debug!(service = %vip, client = %peer, real = %real, "connect to real server timed out");
+            reset(&client);
+            return;
+        }
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    guard.established();
+
+    let upstream = crate::pump::pump(&client, &server, opts.splice, |n| {
+        dest_traffic.add_in(n);
+        svc_traffic.add_in(n);
+    });
+    let downstream = crate::pump::pump(&server, &client, opts.splice, |n| {
+        dest_traffic.add_out(n);
+        svc_traffic.add_out(n);
+    });
+    tokio::pin!(upstream, downstream);
+    let (mut up_done, mut down_done) = (false, false);
+    let outcome = loop {
+        let r = tokio::select! {
+            r = &mut upstream, if !up_done => { up_done = true; r }
+            r = &mut downstream, if !down_done => { down_done = true; r }
+        };
+        if let Err(e) = r {
+            break Err(e);
+        }
+        // The first FIN ends ESTABLISHED.
+        guard.closing();
+        if up_done && down_done {
+            break Ok(());
+        }
+    };
+    match outcome {
+        Ok(()) => guard.ended = Ended::Closed,
+        Err(e) => {
+            debug!(service = %vip, client = %peer, real = %real, error = %e, "connection reset");
+            // Pass the abort on to whichever side is still there.
+            reset(&client);
+            reset(&server);
+        }
+    }
+}
