@@ -86,12 +86,31 @@ impl Drop for Partition<'_> {
 #[test]
 fn healed_partition_leaves_exactly_one_vip_holder() {
     let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Ours, Kind::Ours]);
+}
+
+/// Real heartbeat on the other side does the same (its restart sleeps
+/// deadtime + 1 s before the exec).
+#[test]
+fn healed_partition_with_a_real_peer_leaves_exactly_one_vip_holder() {
+    let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Ours, Kind::Real]);
+}
+
+/// And with the group's home node real.
+#[test]
+fn healed_partition_with_a_real_owner_leaves_exactly_one_vip_holder() {
+    let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Real, Kind::Ours]);
+}
+
+fn healed(env: &ha_tests::Env, kinds: [Kind; 2]) {
     let hacf = HaCf::with_timing(Timing::FAST);
     let mut c = ClusterSpec::new(Auth::Sha1("HI!".into()), hacf)
-        .node("node1", Kind::Ours)
-        .node("node2", Kind::Ours)
+        .node("node1", kinds[0])
+        .node("node2", kinds[1])
         .haresources(HARESOURCES)
-        .build(&env)
+        .build(env)
         .unwrap();
     if let Err(e) = run(&mut c) {
         for n in c.nodes() {
