@@ -202,27 +202,29 @@ impl Icmp {
         ))
     }
 
-    /// The (source, sequence) of an echo reply meant for us.
+    /// The sequence number of an echo reply meant for us.
     fn parse_reply(&self, packet: &[u8]) -> Option<u16> {
-        let icmp = if self.raw && !self.v6 {
-            // Raw IPv4 sockets deliver the IP header too.
-            let ihl = usize::from(packet.first()? & 0x0f) * 4;
-            packet.get(ihl..)?
-        } else {
-            packet
-        };
-        let reply = if self.v6 {
-            ECHO_REPLY_V6
-        } else {
-            ECHO_REPLY_V4
-        };
-        if *icmp.first()? != reply {
-            return None;
-        }
-        let id = u16::from_be_bytes([*icmp.get(4)?, *icmp.get(5)?]);
-        let seq = u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]);
-        (!self.raw || id == self.id).then_some(seq)
+        parse_echo_reply(packet, self.raw, self.v6, self.id)
     }
+}
+
+/// The sequence number of `packet` if it is an echo reply for identifier
+/// `id` (checked only on raw sockets: ping sockets filter by it already).
+/// Raw IPv4 sockets deliver the IP header too.
+pub(crate) fn parse_echo_reply(packet: &[u8], raw: bool, v6: bool, id: u16) -> Option<u16> {
+    let icmp = if raw && !v6 {
+        let ihl = usize::from(packet.first()? & 0x0f) * 4;
+        packet.get(ihl..)?
+    } else {
+        packet
+    };
+    let reply = if v6 { ECHO_REPLY_V6 } else { ECHO_REPLY_V4 };
+    if *icmp.first()? != reply {
+        return None;
+    }
+    let reply_id = u16::from_be_bytes([*icmp.get(4)?, *icmp.get(5)?]);
+    let seq = u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]);
+    (!raw || reply_id == id).then_some(seq)
 }
 
 async fn read_replies(icmp: Arc<Icmp>) {
@@ -350,6 +352,21 @@ mod tests {
             };
             assert!(only_echo_replies(&s, v6), "filter rejected (v6={v6})");
         }
+    }
+
+    #[test]
+    fn echo_replies_are_read_from_any_bytes_without_panicking() {
+        let icmp = [ECHO_REPLY_V4, 0, 0, 0, 0x12, 0x34, 0, 9];
+        let mut ip = vec![0x45; 1];
+        ip.resize(20, 0);
+        ip.extend_from_slice(&icmp);
+        assert_eq!(parse_echo_reply(&ip, true, false, 0x1234), Some(9));
+        assert_eq!(parse_echo_reply(&ip, true, false, 0x4321), None);
+        assert_eq!(parse_echo_reply(&icmp, false, false, 0), Some(9));
+        // A header length past the packet, truncated and empty packets.
+        assert_eq!(parse_echo_reply(&[0x4f; 30], true, false, 0), None);
+        assert_eq!(parse_echo_reply(&icmp[..7], false, false, 0), None);
+        assert_eq!(parse_echo_reply(&[], true, true, 0), None);
     }
 
     #[test]

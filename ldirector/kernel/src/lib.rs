@@ -17,6 +17,8 @@ use ldirector::backend::listing::IpvsInfo;
 use ldirector::backend::{ApplyError, Backend, BackendError, Snapshot};
 use ldirector::ipvs::{IpvsCommand, IpvsError};
 
+#[doc(hidden)]
+pub use crate::socket::decode_reply_datagram;
 use crate::socket::Genl;
 
 pub struct KernelBackend {
