@@ -106,7 +106,10 @@ fn parse_lvs(path: &Path, text: &str, vip: Ipv4Addr) -> Result<LvsConfig> {
         .find(|v| matches!(v.addr, VirtualAddr::Inet { addr, .. } if addr.ip() == vip))
         .with_context(|| format!("{}: no virtual={vip}:PORT service", path.display()))?;
     let VirtualAddr::Inet { addr, .. } = v.addr else {
-        bail!("{}: the demo's virtual service is address:port", path.display());
+        bail!(
+            "{}: the demo's virtual service is address:port",
+            path.display()
+        );
     };
     let mut reals = Vec::new();
     for r in &v.reals {
@@ -316,21 +319,30 @@ mod tests {
         assert_eq!(lvs.fallback, Some("127.0.0.1:80".parse().expect("addr")));
         assert!(lvs.quiescent);
         assert_eq!(lvs.checkinterval, Duration::from_secs(1));
-        assert_eq!((lvs.request.as_str(), lvs.receive.as_str()), ("/alive", "alive"));
-        assert!(c.nginx_site.is_some_and(|s| s.contains("location = /alive")));
+        assert_eq!(
+            (lvs.request.as_str(), lvs.receive.as_str()),
+            ("/alive", "alive")
+        );
+        assert!(c
+            .nginx_site
+            .is_some_and(|s| s.contains("location = /alive")));
     }
 
     #[test]
     fn ldirectord_resource_forms() {
         assert_eq!(
-            ldirectord_resource("node1 IPaddr2::1.2.3.4/24/eth0 ldirectord::my.cf # x\n").as_deref(),
+            ldirectord_resource("node1 IPaddr2::1.2.3.4/24/eth0 ldirectord::my.cf # x\n")
+                .as_deref(),
             Some("my.cf")
         );
         assert_eq!(
             ldirectord_resource("node1 1.2.3.4 ldirectord\n").as_deref(),
             Some("ldirectord.cf")
         );
-        assert_eq!(ldirectord_resource("# ldirectord::x\nnode1 1.2.3.4\n"), None);
+        assert_eq!(
+            ldirectord_resource("# ldirectord::x\nnode1 1.2.3.4\n"),
+            None
+        );
         assert_eq!(
             without_ldirectord("# c\nnode1 IPaddr2::1.2.3.4/24/eth0 ldirectord::l.cf # t\n"),
             "# c\nnode1 IPaddr2::1.2.3.4/24/eth0 # t\n"

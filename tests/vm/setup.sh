@@ -9,9 +9,9 @@
 #   e2fsprogs        mkfs.ext4 for the Filesystem-on-DRBD test
 #   nginx-light      real servers of the ldirectord test
 #   heartbeat        Debian's stock drbddisk script, compared against ours
-#   busybox-static   wget client in the guest tests
+#   curl             HTTP client of the ldirectord guest test
 set -e
-PKGS="user-mode-linux kmod util-linux iproute2 ipvsadm drbd-utils e2fsprogs nginx-light heartbeat busybox-static"
+PKGS="user-mode-linux kmod util-linux iproute2 ipvsadm drbd-utils e2fsprogs nginx-light heartbeat curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -20,7 +20,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hb_config::{AutoFailback, PingNode};
-use hb_membership::{Event, LinkStatus, Membership, NodeStatus, PingSpec};
+use hb_membership::{Event, LinkStatus, Membership, NodeStatus, NodeView, PingSpec};
 use hb_resources::ipfail::{self, IpFail, IpFailConfig, Output, PeerDeath};
 use hb_wire::{AuthKeys, Message};
 use nix::sys::socket::{recvfrom, SockaddrLike, SockaddrStorage};
@@ -106,7 +106,11 @@ pub fn echo_reply_payload(v6: bool, packet: &[u8], ident: u16) -> Option<&[u8]> 
         let ihl = usize::from(packet.first()? & 0x0f) * 4;
         packet.get(ihl..)?
     };
-    let want = if v6 { ICMP6_ECHO_REPLY } else { ICMP_ECHO_REPLY };
+    let want = if v6 {
+        ICMP6_ECHO_REPLY
+    } else {
+        ICMP_ECHO_REPLY
+    };
     if *icmp.first()? != want || *icmp.get(1)? != 0 {
         return None;
     }
@@ -232,8 +236,7 @@ pub fn check_reply(
     now_wall: u64,
     max_age: Duration,
 ) -> Result<(), ReplyError> {
-    let (msg, _) =
-        hb_wire::decode(payload, keys).map_err(|e| ReplyError::Decode(e.to_string()))?;
+    let (msg, _) = hb_wire::decode(payload, keys).map_err(|e| ReplyError::Decode(e.to_string()))?;
     if msg.msg_type() != Some("NS_st") {
         return Err(ReplyError::NotPing);
     }
@@ -288,7 +291,9 @@ pub fn ipfail_config(loaded: &hb_config::Loaded) -> Result<IpFailConfig, String>
     let auto_failback = match cf.auto_failback {
         AutoFailback::On => true,
         AutoFailback::Off => false,
-        AutoFailback::Legacy => return Err("auto_failback set to incompatible legacy option.".into()),
+        AutoFailback::Legacy => {
+            return Err("auto_failback set to incompatible legacy option.".into())
+        }
     };
     let peers: Vec<&String> = cf
         .nodes
@@ -313,6 +318,79 @@ pub fn ipfail_config(loaded: &hb_config::Loaded) -> Result<IpFailConfig, String>
     })
 }
 
+/// The ping side of ha.cf: the membership core with the ping nodes (their
+/// link names appended to `links`), ipfail built in if a `respawn` line
+/// runs it, and the other `respawn`/`failfast` clients to start at
+/// Comm_now_up.
+pub fn setup(
+    loaded: &hb_config::Loaded,
+    config: hb_membership::Config,
+    tuning: hb_membership::Tuning,
+    links: &mut Vec<String>,
+    now: Instant,
+) -> (Membership, PingSide, Vec<crate::respawn::ClientSpec>) {
+    let (clients, ipfail_wanted) = crate::respawn::clients(&loaded.hacf);
+    let ipfail = if ipfail_wanted {
+        match ipfail_config(loaded) {
+            Ok(c) => {
+                tracing::info!(source = "ipfail", peer = %c.peer,
+                    "ipfail runs built in: comparing ping node counts with {}.", c.peer);
+                Some(c)
+            }
+            Err(e) => {
+                tracing::error!(source = "ipfail", "{e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let cf = &loaded.hacf;
+    let first_link = links.len();
+    let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, first_link);
+    links.extend(specs.iter().map(|s| s.name.clone()));
+    let core = Membership::with_ping_nodes(config, tuning, specs, now);
+    let side = PingSide::new(cf, first_link, targets, ipfail, now);
+    (core, side, clients)
+}
+
+/// The core's node views (cluster nodes, then ping nodes) in heartbeat's
+/// node-table order: ha.cf order, a ping node where its line was
+/// (`positions`: how many cluster nodes came before each).
+pub fn in_hacf_order(views: Vec<NodeView>, positions: &[usize]) -> Vec<NodeView> {
+    let (ping, normal): (Vec<NodeView>, Vec<NodeView>) = views.into_iter().partition(|v| v.ping);
+    let mut out = Vec::with_capacity(normal.len() + ping.len());
+    let mut ping = ping
+        .into_iter()
+        .zip(
+            positions
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(usize::MAX)),
+        )
+        .peekable();
+    for (i, n) in normal.into_iter().enumerate() {
+        while let Some((p, _)) = ping.next_if(|(_, pos)| *pos <= i) {
+            out.push(p);
+        }
+        out.push(n);
+    }
+    out.extend(ping.map(|(p, _)| p));
+    out
+}
+
+/// An ipfail log line, tagged with ipfail as its source.
+pub fn log_ipfail(level: hb_resources::Level, text: &str) {
+    match level {
+        hb_resources::Level::Debug => tracing::debug!(source = "ipfail", "{text}"),
+        hb_resources::Level::Info => tracing::info!(source = "ipfail", "{text}"),
+        hb_resources::Level::Warn => tracing::warn!(source = "ipfail", "{text}"),
+        hb_resources::Level::Error | hb_resources::Level::Crit => {
+            tracing::error!(source = "ipfail", "{text}")
+        }
+    }
+}
+
 /// What the loop does with a membership event after [`PingSide::event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -324,33 +402,31 @@ pub enum Route {
 }
 
 pub struct PingSide {
+    /// Link ids from here on are ping nodes' links.
+    first_link: usize,
     media: Option<PingMedia>,
     targets: Vec<IpAddr>,
     keepalive: Duration,
     deadping: Duration,
     next_send: Option<Instant>,
     ipfail: Option<IpFail>,
+    /// The peer's ipfail signed on (`hbapi-clstat st=join`) and the peer
+    /// has not died since: `cl_status clientstatus <peer> ipfail`.
+    peer_ipfail_online: bool,
     send_noise: RateLimit,
     reply_noise: RateLimit,
 }
 
 impl PingSide {
-    /// Register ha.cf's ping nodes with `core` (their link names appended
-    /// to `links`), open the ICMP sockets, and set up ipfail if `ipfail` is
-    /// `Some` (a `respawn` of heartbeat's ipfail was found).
+    /// Open the ICMP sockets for `targets`; link ids from `first_link` on
+    /// are the ping nodes'.
     pub fn new(
-        loaded: &hb_config::Loaded,
-        links: &mut Vec<String>,
-        core: &mut Membership,
+        cf: &hb_config::HaCf,
+        first_link: usize,
+        targets: Vec<IpAddr>,
         ipfail: Option<IpFailConfig>,
         now: Instant,
     ) -> PingSide {
-        let cf = &loaded.hacf;
-        let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, links.len());
-        for s in specs {
-            links.push(s.name.clone());
-            core.add_ping_node(now, s);
-        }
         let media = if targets.is_empty() {
             None
         } else {
@@ -366,19 +442,44 @@ impl PingSide {
             }
         };
         PingSide {
+            first_link,
             media,
             targets,
             keepalive: cf.keepalive,
             deadping: cf.deadping,
             next_send: Some(now),
             ipfail: ipfail.map(IpFail::new),
+            peer_ipfail_online: false,
             send_noise: RateLimit::new(Duration::from_secs(10)),
             reply_noise: RateLimit::new(Duration::from_secs(10)),
         }
     }
 
+    /// The first link id that belongs to a ping node (= the number of our
+    /// own links).
+    pub fn first_link(&self) -> usize {
+        self.first_link
+    }
+
     pub fn ipfail_enabled(&self) -> bool {
         self.ipfail.is_some()
+    }
+
+    /// `cl_status clientstatus <node> ipfail` while ipfail runs built in:
+    /// online here; on the peer, once its ipfail signed on. `None` for
+    /// other clients or nodes.
+    pub fn ipfail_client_status(&self, node: &str, client: &str, local: &str) -> Option<bool> {
+        let f = self.ipfail.as_ref()?;
+        if client != "ipfail" {
+            return None;
+        }
+        if node.eq_ignore_ascii_case(local) {
+            Some(true)
+        } else if node.eq_ignore_ascii_case(&f.config().peer) {
+            Some(self.peer_ipfail_online)
+        } else {
+            None
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -409,12 +510,15 @@ impl PingSide {
                 }
             }
         }
+        // Keep the phase however late we are; one round per call.
+        let every = self.keepalive.max(Duration::from_millis(1));
         let mut next = self.next_send.unwrap_or(now);
         while next <= now {
-            next = next.checked_add(self.keepalive).unwrap_or(now);
-            if self.keepalive.is_zero() {
-                break;
-            }
+            let Some(t) = next.checked_add(every) else {
+                self.next_send = None;
+                return;
+            };
+            next = t;
         }
         self.next_send = Some(next);
     }
@@ -508,10 +612,15 @@ impl PingSide {
             {
                 Route::Skip
             }
-            Event::NodeDead { node } => match f.peer_dead(node, up) {
-                PeerDeath::TakeOver => Route::Resources,
-                PeerDeath::Hold => Route::Skip,
-            },
+            Event::NodeDead { node } => {
+                if *node == f.config().peer {
+                    self.peer_ipfail_online = false;
+                }
+                match f.peer_dead(node, up) {
+                    PeerDeath::TakeOver => Route::Resources,
+                    PeerDeath::Hold => Route::Skip,
+                }
+            }
             Event::NodeStatus {
                 node,
                 new: NodeStatus::Up | NodeStatus::Active,
@@ -522,6 +631,16 @@ impl PingSide {
             }
             Event::Deliver { node, msg } => {
                 let t = msg.msg_type().unwrap_or("");
+                if t == ipfail::T_APICLISTAT
+                    && *node == f.config().peer
+                    && msg.get_str("from_id") == Some("ipfail")
+                {
+                    match msg.get_str("st") {
+                        Some("join") => self.peer_ipfail_online = true,
+                        Some("leave") => self.peer_ipfail_online = false,
+                        _ => {}
+                    }
+                }
                 let mine = matches!(
                     t,
                     ipfail::T_NUM_PING_NODES
@@ -638,6 +757,38 @@ mod tests {
     }
 
     #[test]
+    fn node_table_follows_hacf_order() {
+        let v = |name: &str, ping: bool| NodeView {
+            name: name.into(),
+            status: NodeStatus::Up,
+            ping,
+            links: Vec::new(),
+        };
+        let names = |vs: Vec<NodeView>| vs.into_iter().map(|v| v.name).collect::<Vec<_>>();
+        let core = || {
+            vec![
+                v("node1", false),
+                v("node2", false),
+                v("p1", true),
+                v("p2", true),
+            ]
+        };
+        // ping before the node lines (cl_status, reversed: node2 node1 p…).
+        assert_eq!(
+            names(in_hacf_order(core(), &[0, 0])),
+            ["p1", "p2", "node1", "node2"]
+        );
+        assert_eq!(
+            names(in_hacf_order(core(), &[1, 2])),
+            ["node1", "p1", "node2", "p2"]
+        );
+        assert_eq!(
+            names(in_hacf_order(core(), &[])),
+            ["node1", "node2", "p1", "p2"]
+        );
+    }
+
+    #[test]
     fn specs_name_groups_and_dedup_targets() {
         let a = PN;
         let b = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101));
@@ -655,5 +806,49 @@ mod tests {
         assert_eq!(s[1].members, ["192.0.2.100", "192.0.2.101"]);
         assert_eq!(s[1].medium, 3);
         assert_eq!(t, [a, b]);
+    }
+
+    /// Real raw sockets on loopback: the kernel answers our echoes, for
+    /// IPv4 and IPv6, and the payload comes back intact. Needs root (raw
+    /// sockets); skipped otherwise unless HA_E2E_REQUIRED is set.
+    #[tokio::test]
+    async fn loopback_echo_round_trip_v4_and_v6() {
+        let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+        for target in [v4, v6] {
+            let mut media = match PingMedia::open(&[target]) {
+                Ok(m) => m,
+                Err(e)
+                    if (e.kind() == io::ErrorKind::PermissionDenied
+                        && std::env::var_os("HA_E2E_REQUIRED").is_none())
+                        || (target.is_ipv6() && e.raw_os_error() == Some(libc::EAFNOSUPPORT)) =>
+                {
+                    eprintln!("SKIP loopback echo to {target}: {e} (raw sockets need root)");
+                    continue;
+                }
+                Err(e) => panic!("cannot open raw ICMP socket for {target}: {e}"),
+            };
+            let payload = hb_wire::encode(&ns_st(&target, wall_clock_secs()), &keys()).unwrap();
+            media.send(target, &payload).unwrap();
+            let (from, got) = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    let (from, got) = media.recv().await.unwrap();
+                    if from == target {
+                        return (from, got);
+                    }
+                }
+            })
+            .await
+            .expect("no echo reply on loopback");
+            assert_eq!(got, payload);
+            check_reply(
+                from,
+                &got,
+                &keys(),
+                wall_clock_secs(),
+                Duration::from_secs(3),
+            )
+            .unwrap();
+        }
     }
 }

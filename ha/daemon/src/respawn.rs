@@ -57,7 +57,9 @@ impl From<ExitStatus> for Exit {
 /// What to do after a client exited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    Restart { after: Duration },
+    Restart {
+        after: Duration,
+    },
     /// Leave it stopped; the reason is for the log.
     Stop(&'static str),
     /// failfast: the node must be rebooted.
@@ -322,7 +324,10 @@ async fn terminate(cmd: &str, pid: i32, child: &mut tokio::process::Child) {
     }
     tracing::info!(command = %cmd, pid, "killing {cmd} process group {pid} with signal 15");
     let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-    if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(TERM_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(command = %cmd, pid, "killing {cmd} process group {pid} with signal 9");
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = child.wait().await;
@@ -497,10 +502,7 @@ mod tests {
         wait_until("first run", || read_pid(&pidfile).is_some()).await;
         let first = read_pid(&pidfile).unwrap();
         nix::sys::signal::kill(Pid::from_raw(first), Signal::SIGKILL).unwrap();
-        wait_until("restart", || {
-            read_pid(&pidfile).is_some_and(|p| p != first)
-        })
-        .await;
+        wait_until("restart", || read_pid(&pidfile).is_some_and(|p| p != first)).await;
         let count = |p: &std::path::Path| {
             std::fs::read_to_string(p)
                 .map(|s| s.lines().count())

@@ -136,7 +136,7 @@ impl Membership {
     /// deadping expired: "node X: is dead", then the link.
     pub(crate) fn check_ping_nodes(&mut self, now: Instant) {
         for i in 0..self.ping.len() {
-            if !self.ping[i].deadline().is_some_and(|d| now >= d) {
+            if self.ping[i].deadline().is_none_or(|d| now < d) {
                 continue;
             }
             let p = &mut self.ping[i];

@@ -40,20 +40,9 @@ use hb_wire::Message;
 use crate::hold::Scope;
 use crate::log::Level;
 
-/// The paths heartbeat packages install ipfail under. A `respawn` of any of
-/// them switches the built-in ipfail on instead of running the binary.
-pub const IPFAIL_PATHS: &[&str] = &[
-    "/usr/lib/heartbeat/ipfail",
-    "/usr/lib64/heartbeat/ipfail",
-    "/usr/libexec/heartbeat/ipfail",
-    "/usr/lib/x86_64-linux-gnu/heartbeat/ipfail",
-];
-
-/// True if a `respawn` command line runs heartbeat's ipfail.
-pub fn is_ipfail_command(command: &str) -> bool {
-    let path = command.split_ascii_whitespace().next().unwrap_or("");
-    IPFAIL_PATHS.contains(&path) || (path.starts_with('/') && path.ends_with("/heartbeat/ipfail"))
-}
+/// True if a `respawn` command line runs heartbeat's ipfail (any
+/// `…/heartbeat/ipfail`): the built-in ipfail runs instead of the binary.
+pub use hb_config::is_ipfail_command;
 
 pub const T_NUM_PING_NODES: &str = "num_ping_nodes";
 pub const T_YOU_ARE_DEAD: &str = "you_are_dead";

@@ -177,3 +177,47 @@ fn both_orders_send_the_same_messages() {
         }
     }
 }
+
+/// The peer's stable report ends our RQSTDELAY early while we hold no group
+/// of our own: the reply report we queued before `req_our_resources()` said
+/// `none`, and applying that stale copy of our own word afterwards made us
+/// log "No one owns our local resources!" (seen in the e2e partition test).
+#[test]
+fn own_reports_never_roll_back_what_we_hold() {
+    use hb_membership::NodeStatus;
+    use hb_resources::messages;
+    let mut n = Node::new(
+        AutoFailback::On,
+        vec![group("node2", &["IPaddr::192.0.2.60/24/eth0"])],
+    );
+    n.event(Event::NodeStatus {
+        node: "node2".into(),
+        old: NodeStatus::Dead,
+        new: NodeStatus::Active,
+    });
+    n.event(Event::CommUp);
+    let deliver = |m| Event::Deliver {
+        node: "node2".into(),
+        msg: m,
+    };
+    n.event(deliver(messages::starting()));
+    n.event(deliver(messages::resource(Hold::NONE, false, None)));
+    n.run_for(Duration::from_secs(2));
+    // The peer became stable first (its RQSTDELAY ran out earlier).
+    n.event(deliver(messages::resource(Hold::LOCAL, true, None)));
+    n.run_for(Duration::from_secs(12));
+    assert!(n.rm.is_stable(), "{:#?}", n.logs);
+    assert_eq!(
+        n.rm.rsc_status(),
+        RscStatus::Held(Hold::LOCAL),
+        "{:#?}",
+        n.logs
+    );
+    assert!(
+        !n.logs
+            .iter()
+            .any(|l| l.contains("No one owns") || l.contains("Both machines own")),
+        "{:#?}",
+        n.logs
+    );
+}

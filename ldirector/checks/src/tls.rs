@@ -16,6 +16,8 @@ use tokio_rustls::TlsConnector;
 use crate::net::Stream;
 use crate::{CheckError, CheckerError};
 
+const TLS_SESSIONS: usize = 16 * 1024;
+
 /// One client config for every check (session resumption is shared too).
 pub struct Tls {
     connector: TlsConnector,
@@ -24,12 +26,15 @@ pub struct Tls {
 impl Tls {
     pub fn new() -> Result<Tls, CheckerError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| CheckerError::Tls(e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCert { provider }))
             .with_no_client_auth();
+        // Resume sessions with every real, not just the last 256 (the
+        // default): a full handshake costs far more than the check.
+        config.resumption = rustls::client::Resumption::in_memory_sessions(TLS_SESSIONS);
         Ok(Tls {
             connector: TlsConnector::from(Arc::new(config)),
         })

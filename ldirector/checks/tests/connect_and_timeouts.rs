@@ -215,3 +215,107 @@ async fn a_thousand_concurrent_http_checks_all_complete() {
     }
     assert_eq!(up, 1000, "down: {:?}", &down[..down.len().min(5)]);
 }
+
+#[tokio::test]
+async fn ipv6_connect_and_http() {
+    let Ok(l) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        require(false, "no IPv6 loopback");
+        return;
+    };
+    let at = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                // ldirectord's Host for an IPv6 real is the bracketed address.
+                let body = if head.contains("\r\nHost: [::1]\r\n") {
+                    "v6 ok"
+                } else {
+                    "bad host"
+                };
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    let c = Checker::new().unwrap();
+    assert!(
+        c.run(&spec(CheckMethod::Connect, at), AttemptKind::Full)
+            .await
+            .up
+    );
+    let r = c
+        .run(
+            &neg_spec(negotiate(Service::Http, "/", "^v6 ok$"), at),
+            AttemptKind::Full,
+        )
+        .await;
+    assert!(r.up, "{}", r.detail);
+}
+
+#[test]
+fn checker_and_its_futures_can_cross_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let c = Checker::new().unwrap();
+    send_sync(&c);
+    let s = spec(CheckMethod::Connect, closed_port());
+    send(&c.run(&s, AttemptKind::Full));
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_udp_server_times_out_on_schedule() {
+    let c = Checker::new().unwrap();
+    // Receives and never answers (a closed port would answer with ICMP).
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let at = silent.local_addr().unwrap();
+    for service in [
+        Service::Dns,
+        Service::Radius,
+        Service::Sip,
+        Service::SimpleTcp,
+    ] {
+        let mut s = neg_spec(negotiate(service, "/x", "x"), at);
+        s.protocol = CheckProtocol::Udp;
+        let limit = s.timeout(AttemptKind::Full);
+        ends_on_schedule(c.run(&s, AttemptKind::Full), limit).await;
+    }
+    drop(silent);
+}
+
+/// TIME_WAIT sockets whose remote end is `port` (/proc/net/tcp, state 06).
+fn time_wait_towards(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(2).is_some_and(|r| r.ends_with(&remote)) && f.get(3) == Some(&"06")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn connect_checks_leave_no_time_wait_behind() {
+    let c = Checker::new().unwrap();
+    let at = serve(|mut s| async move {
+        let mut b = [0u8; 16];
+        let _ = s.read(&mut b).await;
+    })
+    .await;
+    for _ in 0..20 {
+        assert!(
+            c.run(&spec(CheckMethod::Connect, at), AttemptKind::Full)
+                .await
+                .up
+        );
+    }
+    assert_eq!(time_wait_towards(at.port()), 0);
+}

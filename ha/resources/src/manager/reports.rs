@@ -143,7 +143,12 @@ impl ResourceManager {
                 isstable,
                 info,
             } => {
-                let hold = meant.map_or(hold, |h| Some(h.as_str()));
+                // A report of ours says what we held when we sent it; the
+                // copy comes back after later handlers may have changed
+                // that (req_our_resources right after a reply report), and
+                // re-applying the old word would roll it back. Our word is
+                // current by construction.
+                let hold = meant.map_or(hold, |_| Some(self.i_hold.as_str()));
                 self.process_resources(now, true, hold, full, isstable, info)
             }
             Incoming::AskResources { hold, info } => {

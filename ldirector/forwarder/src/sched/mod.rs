@@ -220,7 +220,7 @@ fn lc(dests: &[DestView]) -> Option<usize> {
             continue;
         }
         let doh = d.overhead();
-        if least.map_or(true, |(_, loh)| doh < loh) {
+        if least.is_none_or(|(_, loh)| doh < loh) {
             least = Some((i, doh));
         }
     }
@@ -256,7 +256,7 @@ fn nq(dests: &[DestView]) -> Option<usize> {
         if d.active == 0 {
             return Some(i);
         }
-        if least.map_or(true, |(l, loh)| loh * d.weight() > doh * dests[l].weight()) {
+        if least.is_none_or(|(l, loh)| loh * d.weight() > doh * dests[l].weight()) {
             least = Some((i, doh));
         }
     }
@@ -267,7 +267,7 @@ fn nq(dests: &[DestView]) -> Option<usize> {
 fn fo(dests: &[DestView]) -> Option<usize> {
     let mut hi: Option<usize> = None;
     for (i, d) in dests.iter().enumerate() {
-        if d.usable() && hi.map_or(true, |h| d.weight > dests[h].weight) {
+        if d.usable() && hi.is_none_or(|h| d.weight > dests[h].weight) {
             hi = Some(i);
         }
     }
@@ -282,7 +282,7 @@ fn ovf(dests: &[DestView]) -> Option<usize> {
         if !d.usable() || d.active > d.weight {
             continue;
         }
-        if hi.map_or(true, |h| d.weight > dests[h].weight) {
+        if hi.is_none_or(|h| d.weight > dests[h].weight) {
             hi = Some(i);
         }
     }

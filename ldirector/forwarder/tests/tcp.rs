@@ -1,0 +1,317 @@
+//! The TCP data path on loopback: scheduling through real sockets, echo and
+//! half-close, draining on quiesce/delete, failed connects, IPv6, counters,
+//! the ipvsadm-shaped listing, refusals.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::*;
+use ld_forwarder::{Forwarder, Options};
+use ldirector::backend::listing::{render, ListFormat};
+use ldirector::backend::{Backend, BackendError};
+use ldirector::config::{Scheduler, VirtualAddr};
+use ldirector::ipvs::IpvsCommand;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const LO: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrr_through_the_proxy_follows_weights_and_echoes() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let (b, _tb) = tcp_real(LO.into(), "B").await;
+    let v = vip(1, 18001);
+    let mut fwd = forwarder();
+    fwd.apply(&[
+        add_service(tcp(v), Scheduler::Wrr),
+        add_dest(tcp(v), a, 2),
+        add_dest(tcp(v), b, 1),
+    ])
+    .unwrap();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for i in 0..30 {
+        let c = connect(v).await.expect("connect through forwarder");
+        *seen.entry(c.id.clone()).or_default() += 1;
+        let msg = format!("ping {i}");
+        assert_eq!(c.echo_and_close(msg.as_bytes()).await, msg.as_bytes());
+    }
+    assert_eq!(seen.get("A"), Some(&20), "{seen:?}");
+    assert_eq!(seen.get("B"), Some(&10), "{seen:?}");
+    let s = until(&mut fwd, "all closed", |s| {
+        conns(s, a) == Some((0, 0)) && conns(s, b) == Some((0, 0))
+    })
+    .await;
+    assert_eq!(s.services[0].stats.conns, 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_half_close_still_carries_the_client_data() {
+    // A real server that says goodbye and shuts down its side first, then
+    // still reads what the client sends.
+    let l = tokio::net::TcpListener::bind(SocketAddr::from(LO))
+        .await
+        .unwrap();
+    let real = l.local_addr().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        s.write_all(b"bye\n").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        tx.send(got).unwrap();
+    });
+    let v = vip(2, 18002);
+    let mut fwd = forwarder();
+    fwd.apply(&[
+        add_service(tcp(v), Scheduler::Rr),
+        add_dest(tcp(v), real, 1),
+    ])
+    .unwrap();
+    let mut c = TcpStream::connect(v).await.unwrap();
+    let mut greet = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut greet))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(greet, b"bye\n");
+    // FIN seen: no longer ESTABLISHED.
+    until(&mut fwd, "inactive after FIN", |s| {
+        conns(s, real) == Some((0, 1))
+    })
+    .await;
+    c.write_all(b"after your FIN").await.unwrap();
+    c.shutdown().await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap();
+    assert_eq!(got.as_deref(), Some(&b"after your FIN"[..]));
+    until(&mut fwd, "closed", |s| conns(s, real) == Some((0, 0))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiesced_destination_drains() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let (b, _tb) = tcp_real(LO.into(), "B").await;
+    let v = vip(3, 18003);
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Wlc), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let held = connect(v).await.unwrap();
+    assert_eq!(held.id, "A");
+    until(&mut fwd, "A active", |s| conns(s, a) == Some((1, 0))).await;
+    fwd.apply(&[
+        add_dest(tcp(v), b, 1),
+        IpvsCommand::EditDest {
+            key: tcp(v),
+            dest: a,
+            params: dest(0),
+        },
+    ])
+    .unwrap();
+    for _ in 0..5 {
+        let c = connect(v).await.unwrap();
+        assert_eq!(c.id, "B", "a quiesced server gets no new connections");
+        c.echo_and_close(b"x").await;
+    }
+    // The existing connection goes on.
+    assert_eq!(held.echo_and_close(b"still here").await, b"still here");
+    until(&mut fwd, "drained", |s| conns(s, a) == Some((0, 0))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_destination_and_service_let_connections_finish() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(4, 18004);
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let held1 = connect(v).await.unwrap();
+    fwd.apply(&[IpvsCommand::DelDest {
+        key: tcp(v),
+        dest: a,
+    }])
+    .unwrap();
+    // No destination: the client is reset or closed at once.
+    assert!(connect(v).await.is_err());
+    let s = fwd.snapshot().unwrap();
+    assert!(s.services[0].dests.is_empty());
+    fwd.apply(&[add_dest(tcp(v), a, 1)]).unwrap();
+    let held2 = connect(v).await.unwrap();
+    fwd.apply(&[IpvsCommand::DeleteService { key: tcp(v) }])
+        .unwrap();
+    // Not listening any more...
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(v).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "still listening");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...but both connections still work.
+    assert_eq!(held1.echo_and_close(b"one").await, b"one");
+    assert_eq!(held2.echo_and_close(b"two").await, b"two");
+    assert!(fwd.snapshot().unwrap().services.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_connect_resets_the_client_and_counts_like_ipvs() {
+    let dead = {
+        let l = std::net::TcpListener::bind(SocketAddr::from(LO)).unwrap();
+        l.local_addr().unwrap()
+    };
+    let v = vip(5, 18005);
+    // Default timeouts: the failed entry lingers in CLOSE for 10 s.
+    let mut fwd = Forwarder::with_options(tokio::runtime::Handle::current(), Options::default());
+    fwd.apply(&[
+        add_service(tcp(v), Scheduler::Rr),
+        add_dest(tcp(v), dead, 1),
+    ])
+    .unwrap();
+    // The reset may beat the client's own view of its handshake.
+    let r = match TcpStream::connect(v).await {
+        Err(e) => Err(e),
+        Ok(mut c) => {
+            let mut buf = [0u8; 16];
+            tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+                .await
+                .unwrap()
+        }
+    };
+    match r {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        Ok(n) => panic!("expected a reset, read {n} bytes"),
+    }
+    let s = until(&mut fwd, "failed conn counted", |s| {
+        s.services[0].stats.conns == 1
+    })
+    .await;
+    assert_eq!(conns(&s, dead), Some((0, 1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback() {
+    let lo6: SocketAddr = "[::1]:0".parse().unwrap();
+    let (a, _ta) = tcp_real(lo6, "A6").await;
+    let v: SocketAddr = "[::1]:18006".parse().unwrap();
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Sh), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let c = connect(v).await.unwrap();
+    assert_eq!(c.id, "A6");
+    assert_eq!(c.echo_and_close(b"v6").await, b"v6");
+    let listing = render(&fwd.snapshot().unwrap(), ListFormat::Plain);
+    assert!(listing.contains("[::1]:18006"), "{listing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_counts_bytes_and_packets_both_ways() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(7, 18007);
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let payload = vec![7u8; 300_000];
+    let c = connect(v).await.unwrap();
+    assert_eq!(c.echo_and_close(&payload).await.len(), payload.len());
+    let s = until(&mut fwd, "closed", |s| conns(s, a) == Some((0, 0))).await;
+    let (svc, d) = (&s.services[0].stats, &s.services[0].dests[0].stats);
+    assert_eq!(svc.conns, 1);
+    assert_eq!(d.inbytes, 300_000);
+    // Greeting "A\n" plus the echo.
+    assert_eq!(d.outbytes, 300_002);
+    assert!(d.inpkts >= 1 && d.outpkts >= 2, "{d:?}");
+    assert_eq!((svc.inbytes, svc.outbytes), (d.inbytes, d.outbytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_looks_like_ipvsadm() {
+    let v = vip(8, 18008);
+    let r1: SocketAddr = "127.0.0.2:80".parse().unwrap();
+    let r2: SocketAddr = "127.0.0.3:80".parse().unwrap();
+    let mut fwd = forwarder();
+    fwd.apply(&[
+        add_service(tcp(v), Scheduler::Wlc),
+        add_dest(tcp(v), r1, 3),
+        add_dest(tcp(v), r2, 0),
+    ])
+    .unwrap();
+    let out = render(&fwd.snapshot().unwrap(), ListFormat::Plain);
+    assert!(out.contains("TCP  127.77.8.1:18008 wlc"), "{out}");
+    assert!(out.contains("-> 127.0.0.2:80"), "{out}");
+    assert!(out.contains("-> 127.0.0.3:80"), "{out}");
+    assert!(out.contains("Masq"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_match_ipvsadm_and_fwmark_is_unsupported() {
+    let v = vip(9, 18009);
+    let mut fwd = forwarder();
+    let fwm = VirtualAddr::Fwmark {
+        mark: 7,
+        ipv6: false,
+    };
+    let err = fwd.apply(&[add_service(fwm, Scheduler::Rr)]).unwrap_err();
+    assert!(
+        matches!(&err.failures[..], [(0, BackendError::Unsupported { .. })]),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("firewall-mark"), "{err}");
+    let err = fwd
+        .apply(&[
+            add_service(tcp(v), Scheduler::Rr),
+            add_service(tcp(v), Scheduler::Rr),
+            add_dest(tcp(vip(9, 1)), v, 1),
+        ])
+        .unwrap_err();
+    let msgs: Vec<(usize, String)> = err
+        .failures
+        .iter()
+        .map(|(i, e)| (*i, e.to_string()))
+        .collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs[0].0, 1);
+    assert!(msgs[0].1.ends_with("Service already exists"), "{msgs:?}");
+    assert!(msgs[1].1.ends_with("No such service"), "{msgs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vip_not_configured_yet_can_be_served() {
+    // 192.0.2.0/24 (TEST-NET-1) is on no interface: IP_FREEBIND lets the
+    // service exist before heartbeat adds the address. No traffic is sent.
+    let v: SocketAddr = "192.0.2.77:18010".parse().unwrap();
+    let mut fwd = forwarder();
+    fwd.apply(&[
+        add_service(tcp(v), Scheduler::Rr),
+        add_service(udp(v), Scheduler::Rr),
+    ])
+    .unwrap();
+    assert_eq!(fwd.snapshot().unwrap().services.len(), 2);
+    fwd.apply(&[
+        IpvsCommand::DeleteService { key: tcp(v) },
+        IpvsCommand::DeleteService { key: udp(v) },
+    ])
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_dropped_after_the_tcp_timeout() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(11, 18011);
+    let mut opts = Options::default();
+    opts.timeouts.tcp_established = Duration::from_millis(300);
+    opts.timeouts.tcp_close = Duration::ZERO;
+    let mut fwd = Forwarder::with_options(tokio::runtime::Handle::current(), opts);
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let mut c = connect(v).await.unwrap();
+    until(&mut fwd, "established", |s| conns(s, a) == Some((1, 0))).await;
+    // Nothing moves: the forwarder gives up and resets.
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(10), c.r.read_to_end(&mut rest))
+        .await
+        .expect("dropped in time");
+    assert!(r.is_err() || rest.is_empty(), "{r:?} {rest:?}");
+    until(&mut fwd, "forgotten", |s| conns(s, a) == Some((0, 0))).await;
+}
