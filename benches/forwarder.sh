@@ -4,7 +4,8 @@
 # (127.0.0.2:8080, 127.0.0.3:8080, round robin), same load tool (wrk).
 #   conn/s     : wrk -H 'Connection: close' on a 43-byte page (a new TCP
 #                connection per request, through the forwarder to nginx)
-#   throughput : wrk with keep-alive on a 10 MiB file
+#   throughput : wrk with keep-alive on a 10 MiB file, 8 connections (bulk
+#                streams) and 64 connections (many streams sharing 2 CPUs)
 # "ours-copy" is ours with --no-splice (read/write). One run of each; prints a markdown table with our/haproxy ratios.
 # Targets: >= 0.8x haproxy conn/s, >= 0.9x haproxy throughput.
 # Root only (namespace). Needs nginx, haproxy and wrk (installed if missing).
@@ -124,8 +125,9 @@ wait_port http://127.0.0.1:8002/small.html
 
 # wrk output -> "requests/s MiB/s errors"
 run_wrk() {
-    local out
-    out="$(inns wrk -t2 -c"$conns" -d"${secs}s" "$@")"
+    local c="$1" out
+    shift
+    out="$(inns wrk -t2 -c"$c" -d"${secs}s" "$@")"
     echo "$out" >>"$dir/wrk.log"
     awk '
         /Requests\/sec:/ { rps = $2 }
@@ -140,7 +142,7 @@ run_wrk() {
     ' <<<"$out"
 }
 
-declare -A cps tput cerr terr
+declare -A cps tput tput64 cerr terr terr64
 for t in direct haproxy ours ours-copy; do
     case "$t" in
         direct) url=http://127.0.0.2:8080 ;;
@@ -148,20 +150,23 @@ for t in direct haproxy ours ours-copy; do
         ours) url=http://127.0.0.1:8001 ;;
         ours-copy) url=http://127.0.0.1:8002 ;;
     esac
-    read -r r _ e < <(run_wrk -H 'Connection: close' "$url/small.html")
+    read -r r _ e < <(run_wrk "$conns" -H 'Connection: close' "$url/small.html")
     cps[$t]=$r; cerr[$t]=$e
-    read -r _ m e < <(run_wrk "$url/big.bin")
+    read -r _ m e < <(run_wrk 8 "$url/big.bin")
     tput[$t]=$m; terr[$t]=$e
+    read -r _ m e < <(run_wrk "$conns" "$url/big.bin")
+    tput64[$t]=$m; terr64[$t]=$e
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
-echo "### Userspace forwarder vs haproxy (loopback, nginx reals, wrk -t2 -c$conns, ${secs}s each, $(nproc) CPUs)"
+echo "### Userspace forwarder vs haproxy (loopback, nginx reals, wrk -t2, ${secs}s each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 echo
-echo "| target | conn/s (Connection: close) | errors | throughput MiB/s (10 MiB file) | errors |"
-echo "|---|---:|---:|---:|---:|"
+echo "| target | conn/s (-c$conns, Connection: close) | errors | MiB/s (-c8, 10 MiB file) | errors | MiB/s (-c$conns) | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for t in direct haproxy ours ours-copy; do
-    echo "| $t | ${cps[$t]} | ${cerr[$t]} | ${tput[$t]} | ${terr[$t]} |"
+    echo "| $t | ${cps[$t]} | ${cerr[$t]} | ${tput[$t]} | ${terr[$t]} | ${tput64[$t]} | ${terr64[$t]} |"
 done
+echo "| **ours/haproxy** | **$(ratio "${cps[ours]}" "${cps[haproxy]}")** (target >= 0.8) | | **$(ratio "${tput[ours]}" "${tput[haproxy]}")** (target >= 0.9) | | $(ratio "${tput64[ours]}" "${tput64[haproxy]}") | |"
 echo
-echo "| ratio ours/haproxy | conn/s $(ratio "${cps[ours]}" "${cps[haproxy]}") (target >= 0.8) | | throughput $(ratio "${tput[ours]}" "${tput[haproxy]}") (target >= 0.9) | |"
+echo "errors: wrk socket errors (mostly its 2 s timeout on 10 MiB responses) plus non-2xx answers"

@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use ha_tests::names::TempDir;
-
 const SCENARIO: &str = include_str!("../vm/ldirectord-scenario.sh");
 
 const NAT_VIP: &str = "10.77.0.100";
@@ -246,7 +244,7 @@ fn ldirectord_drives_real_ipvs_nat_and_dr() {
             return;
         }
     };
-    let dir = TempDir::new(&format!("ldv{}ld", std::process::id())).expect("scratch");
+    let dir = ha_tests::vm::scratch_dir().expect("scratch");
     let (out, exp) = (dir.path().join("out"), dir.path().join("exp"));
     fs::create_dir(&out).expect("out");
     fs::create_dir(&exp).expect("exp");

@@ -63,7 +63,7 @@ fn random_id() -> u16 {
     u16::from_be_bytes(b)
 }
 
-fn parse(bytes: &[u8]) -> Result<Message, CheckError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Message, CheckError> {
     Message::from_vec(bytes).map_err(|e| CheckError::Protocol(format!("bad DNS reply: {e}")))
 }
 

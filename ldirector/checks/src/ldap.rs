@@ -103,7 +103,7 @@ pub(crate) fn read_tlv(b: &[u8]) -> Result<Option<Tlv<'_>>, CheckError> {
 }
 
 /// A response: (operation tag, operation content).
-fn op_of(msg: &[u8]) -> Result<(u8, &[u8]), CheckError> {
+pub(crate) fn op_of(msg: &[u8]) -> Result<(u8, &[u8]), CheckError> {
     let bad = || CheckError::Protocol("malformed LDAP message".into());
     let (tag, content, _) = read_tlv(msg)?.ok_or_else(bad)?;
     if tag != 0x30 {
@@ -116,7 +116,7 @@ fn op_of(msg: &[u8]) -> Result<(u8, &[u8]), CheckError> {
 }
 
 /// resultCode of an LDAPResult, and its diagnostic message.
-fn result_of(op_content: &[u8]) -> Result<(u32, String), CheckError> {
+pub(crate) fn result_of(op_content: &[u8]) -> Result<(u32, String), CheckError> {
     let bad = || CheckError::Protocol("malformed LDAP result".into());
     let (_, code, used) = read_tlv(op_content)?.ok_or_else(bad)?;
     let code = code.iter().fold(0u32, |a, x| (a << 8) | u32::from(*x));

@@ -11,6 +11,8 @@
 mod dns;
 mod external;
 mod ftp;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod ldap;
 mod lines;

@@ -70,13 +70,12 @@ pub async fn simpletcp(ctx: &Ctx<'_>) -> CheckOut {
             let mut s = Stream::Plain(net::tcp(ctx.target).await?);
             s.write_all(&request).await?;
             s.shutdown().await?;
+            let mut lines = NewLines::default();
             loop {
                 let got = s.read_more(&mut buf).await?;
                 // Judge each complete line as it arrives: ldirectord stops at
                 // the first matching one without waiting for the close.
-                let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-                let v =
-                    judge_simpletcp(ctx.receive, if got == 0 { &buf } else { &buf[..complete] });
+                let v = judge_simpletcp(ctx.receive, lines.next(&buf, got == 0));
                 if v.is_up() || got == 0 {
                     return Ok(v);
                 }
@@ -86,10 +85,12 @@ pub async fn simpletcp(ctx: &Ctx<'_>) -> CheckOut {
             let s = net::udp_connect(ctx.target).await?;
             s.send(&request).await?;
             let mut dgram = vec![0u8; 65536];
+            let mut lines = NewLines::default();
             loop {
                 let got = s.recv(&mut dgram).await?;
                 buf.extend_from_slice(dgram.get(..got).unwrap_or_default());
-                let v = judge_simpletcp(ctx.receive, &buf);
+                // A datagram ends what it carries even without a newline.
+                let v = judge_simpletcp(ctx.receive, lines.next(&buf, true));
                 if v.is_up() {
                     return Ok(v);
                 }
@@ -98,6 +99,32 @@ pub async fn simpletcp(ctx: &Ctx<'_>) -> CheckOut {
                 }
             }
         }
+    }
+}
+
+/// The part of a growing response not judged yet. Judging only that keeps
+/// a check linear in what the server sends (up to `MAX_RESPONSE`), where
+/// judging the whole buffer after each read would be quadratic.
+#[derive(Default)]
+struct NewLines {
+    judged: usize,
+}
+
+impl NewLines {
+    /// The complete lines that arrived since the last call, and at `end`
+    /// (the server closed, or a datagram ended) the unterminated rest too.
+    /// An unterminated line judged at a datagram's end is judged again with
+    /// what follows it, as a line of the whole response would be.
+    fn next<'a>(&mut self, buf: &'a [u8], end: bool) -> &'a [u8] {
+        let new = buf.get(self.judged..).unwrap_or_default();
+        let complete = new.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let part = if end {
+            new
+        } else {
+            new.get(..complete).unwrap_or_default()
+        };
+        self.judged += complete;
+        part
     }
 }
 
@@ -139,4 +166,23 @@ fn call_id() -> Result<String, CheckError> {
     let mut b = [0u8; 8];
     getrandom::getrandom(&mut b).map_err(|e| CheckError::Protocol(e.to_string()))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewLines;
+
+    #[test]
+    fn each_line_is_judged_once_and_partial_ones_wait() {
+        let mut l = NewLines::default();
+        let mut buf = b"one\ntw".to_vec();
+        assert_eq!(l.next(&buf, false), b"one\n");
+        buf.extend_from_slice(b"o\nthr");
+        assert_eq!(l.next(&buf, false), b"two\n");
+        assert_eq!(l.next(&buf, false), b"");
+        // At the end the rest counts; a datagram's end does not consume it.
+        assert_eq!(l.next(&buf, true), b"thr");
+        buf.extend_from_slice(b"ee");
+        assert_eq!(l.next(&buf, true), b"three");
+    }
 }

@@ -88,7 +88,7 @@ pub(crate) fn parse_greeting(p: &[u8]) -> Result<Greeting, CheckError> {
     })
 }
 
-fn err_text(p: &[u8]) -> String {
+pub(crate) fn err_text(p: &[u8]) -> String {
     // 0xff, code (2), then `#` + SQLSTATE (5) with protocol 4.1, then text.
     let code = p
         .get(1..3)
@@ -138,15 +138,9 @@ struct Conn {
 impl Conn {
     async fn read(&mut self) -> Result<Vec<u8>, CheckError> {
         loop {
-            if let Some(h) = self.buf.get(..4) {
-                let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
-                let seq = h[3];
-                if let Some(p) = self.buf.get(4..4 + len) {
-                    let p = p.to_vec();
-                    self.buf.drain(..4 + len);
-                    self.seq = seq.wrapping_add(1);
-                    return Ok(p);
-                }
+            if let Some((seq, p)) = take_packet(&mut self.buf) {
+                self.seq = seq.wrapping_add(1);
+                return Ok(p);
             }
             if self.s.read_more(&mut self.buf).await? == 0 {
                 return Err(proto("MySQL server closed the connection"));
@@ -168,7 +162,20 @@ impl Conn {
     }
 }
 
-fn lenenc(p: &[u8]) -> Option<(u64, usize)> {
+/// The next whole packet at the start of `buf` (its sequence number and
+/// payload), removed from it. A packet's 3-byte length is at most 16 MiB;
+/// `read_more` stops filling `buf` at `MAX_RESPONSE` before that.
+pub(crate) fn take_packet(buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
+    let &[l0, l1, l2, seq] = buf.get(..4)? else {
+        return None;
+    };
+    let len = usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16;
+    let p = buf.get(4..4 + len)?.to_vec();
+    buf.drain(..4 + len);
+    Some((seq, p))
+}
+
+pub(crate) fn lenenc(p: &[u8]) -> Option<(u64, usize)> {
     match *p.first()? {
         x @ 0..=0xfa => Some((u64::from(x), 1)),
         0xfc => Some((u64::from(u16::from_le_bytes([*p.get(1)?, *p.get(2)?])), 3)),
@@ -332,6 +339,17 @@ pub async fn check(ctx: &Ctx<'_>) -> CheckOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packets_split_off_the_buffer_and_partial_ones_wait() {
+        let mut buf = b"\x01\0\0\x07A\0\0\0\x08\xff\xff\xff\x09xy".to_vec();
+        assert_eq!(take_packet(&mut buf), Some((7, b"A".to_vec())));
+        assert_eq!(take_packet(&mut buf), Some((8, Vec::new())));
+        // 16 MiB announced, two bytes there.
+        assert_eq!(take_packet(&mut buf), None);
+        assert_eq!(buf.len(), 6);
+        assert_eq!(take_packet(&mut b"\x01\0".to_vec()), None);
+    }
 
     #[test]
     fn greeting_and_scrambles() {

@@ -34,6 +34,21 @@ fn error_text(body: &ErrorResponseBody) -> String {
     format!("{code} {message}")
 }
 
+/// The next backend message in `buf`, `None` while incomplete. The length
+/// in the header is checked first: `Message::parse` reserves room for the
+/// announced length, so a five-byte header claiming 4 GiB would allocate
+/// that much before a byte of it arrived. No message we wait for is larger
+/// than a whole response may be.
+pub(crate) fn parse_message(buf: &mut BytesMut) -> Result<Option<Message>, CheckError> {
+    if let Some(head) = buf.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+        let len = u32::from_be_bytes(head);
+        if usize::try_from(len).map_or(true, |l| l > MAX_RESPONSE) {
+            return Err(proto(format!("PostgreSQL message of {len} bytes")));
+        }
+    }
+    Ok(Message::parse(buf)?)
+}
+
 struct Conn {
     s: Stream,
     buf: BytesMut,
@@ -43,7 +58,7 @@ struct Conn {
 impl Conn {
     async fn next(&mut self) -> Result<Message, CheckError> {
         loop {
-            if let Some(m) = Message::parse(&mut self.buf)? {
+            if let Some(m) = parse_message(&mut self.buf)? {
                 return Ok(m);
             }
             let mut chunk = [0u8; 8192];
@@ -175,4 +190,33 @@ pub async fn check(ctx: &Ctx<'_>) -> CheckOut {
         None if rows > 0 => Verdict::Up(format!("{rows} rows")),
         None => Verdict::Down("query returned no rows".into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_announced_length_is_refused_before_allocating() {
+        let mut buf = BytesMut::from(&b"R\xff\xff\xff\xff"[..]);
+        let err = parse_message(&mut buf).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("4294967295 bytes"), "{err}");
+        assert!(buf.capacity() < 1 << 20, "reserved {}", buf.capacity());
+    }
+
+    #[test]
+    fn messages_parse_and_partial_ones_wait() {
+        // AuthenticationOk, then half of a ReadyForQuery.
+        let mut buf = BytesMut::from(&b"R\0\0\0\x08\0\0\0\0Z\0\0"[..]);
+        assert!(matches!(
+            parse_message(&mut buf),
+            Ok(Some(Message::AuthenticationOk))
+        ));
+        assert!(matches!(parse_message(&mut buf), Ok(None)));
+        buf.extend_from_slice(b"\0\x05I");
+        assert!(matches!(
+            parse_message(&mut buf),
+            Ok(Some(Message::ReadyForQuery(_)))
+        ));
+    }
 }

@@ -130,6 +130,9 @@ impl Icmp {
             },
         };
         sock.set_nonblocking(true)?;
+        if raw && !only_echo_replies(&sock, v6) {
+            tracing::debug!(target: "ld_checks", "no ICMP type filter; the reader sorts all ICMP");
+        }
         // Replies to thousands of checks arrive in bursts; a default-sized
         // buffer drops them (a raw socket also queues our own requests on
         // loopback). Root may exceed rmem_max.
@@ -199,27 +202,29 @@ impl Icmp {
         ))
     }
 
-    /// The (source, sequence) of an echo reply meant for us.
+    /// The sequence number of an echo reply meant for us.
     fn parse_reply(&self, packet: &[u8]) -> Option<u16> {
-        let icmp = if self.raw && !self.v6 {
-            // Raw IPv4 sockets deliver the IP header too.
-            let ihl = usize::from(packet.first()? & 0x0f) * 4;
-            packet.get(ihl..)?
-        } else {
-            packet
-        };
-        let reply = if self.v6 {
-            ECHO_REPLY_V6
-        } else {
-            ECHO_REPLY_V4
-        };
-        if *icmp.first()? != reply {
-            return None;
-        }
-        let id = u16::from_be_bytes([*icmp.get(4)?, *icmp.get(5)?]);
-        let seq = u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]);
-        (!self.raw || id == self.id).then_some(seq)
+        parse_echo_reply(packet, self.raw, self.v6, self.id)
     }
+}
+
+/// The sequence number of `packet` if it is an echo reply for identifier
+/// `id` (checked only on raw sockets: ping sockets filter by it already).
+/// Raw IPv4 sockets deliver the IP header too.
+pub(crate) fn parse_echo_reply(packet: &[u8], raw: bool, v6: bool, id: u16) -> Option<u16> {
+    let icmp = if raw && !v6 {
+        let ihl = usize::from(packet.first()? & 0x0f) * 4;
+        packet.get(ihl..)?
+    } else {
+        packet
+    };
+    let reply = if v6 { ECHO_REPLY_V6 } else { ECHO_REPLY_V4 };
+    if *icmp.first()? != reply {
+        return None;
+    }
+    let reply_id = u16::from_be_bytes([*icmp.get(4)?, *icmp.get(5)?]);
+    let seq = u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]);
+    (!raw || reply_id == id).then_some(seq)
 }
 
 async fn read_replies(icmp: Arc<Icmp>) {
@@ -253,6 +258,35 @@ async fn read_replies(icmp: Arc<Icmp>) {
                 let _ = tx.send(());
             }
         }
+    }
+}
+
+/// A raw socket gets a copy of every ICMP packet the host receives; let
+/// the kernel drop all but echo replies (ICMP_FILTER / ICMP6_FILTER, where
+/// a set bit blocks that type).
+fn only_echo_replies(sock: &Socket, v6: bool) -> bool {
+    use std::os::fd::AsRawFd;
+    const ICMP_FILTER: libc::c_int = 1;
+    const ICMP6_FILTER: libc::c_int = 1;
+    let (level, name, filter): (libc::c_int, libc::c_int, Vec<u32>) = if v6 {
+        let mut f = vec![u32::MAX; 8];
+        let t = usize::from(ECHO_REPLY_V6);
+        if let Some(word) = f.get_mut(t / 32) {
+            *word &= !(1u32 << (t % 32));
+        }
+        (libc::IPPROTO_ICMPV6, ICMP6_FILTER, f)
+    } else {
+        (libc::SOL_RAW, ICMP_FILTER, vec![!(1u32 << ECHO_REPLY_V4)])
+    };
+    // SAFETY: setsockopt reads `filter` for the given length only.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            filter.as_ptr().cast(),
+            (filter.len() * std::mem::size_of::<u32>()) as libc::socklen_t,
+        ) == 0
     }
 }
 
@@ -302,6 +336,38 @@ fn checksum(data: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_sockets_take_the_echo_reply_filter() {
+        for (v6, domain, proto) in [
+            (false, Domain::IPV4, Protocol::ICMPV4),
+            (true, Domain::IPV6, Protocol::ICMPV6),
+        ] {
+            let Ok(s) = Socket::new(domain, Type::RAW, Some(proto)) else {
+                if std::env::var("HA_E2E_REQUIRED").as_deref() == Ok("1") {
+                    panic!("no raw ICMP socket");
+                }
+                eprintln!("SKIP: no raw ICMP socket (not root)");
+                return;
+            };
+            assert!(only_echo_replies(&s, v6), "filter rejected (v6={v6})");
+        }
+    }
+
+    #[test]
+    fn echo_replies_are_read_from_any_bytes_without_panicking() {
+        let icmp = [ECHO_REPLY_V4, 0, 0, 0, 0x12, 0x34, 0, 9];
+        let mut ip = vec![0x45; 1];
+        ip.resize(20, 0);
+        ip.extend_from_slice(&icmp);
+        assert_eq!(parse_echo_reply(&ip, true, false, 0x1234), Some(9));
+        assert_eq!(parse_echo_reply(&ip, true, false, 0x4321), None);
+        assert_eq!(parse_echo_reply(&icmp, false, false, 0), Some(9));
+        // A header length past the packet, truncated and empty packets.
+        assert_eq!(parse_echo_reply(&[0x4f; 30], true, false, 0), None);
+        assert_eq!(parse_echo_reply(&icmp[..7], false, false, 0), None);
+        assert_eq!(parse_echo_reply(&[], true, true, 0), None);
+    }
 
     #[test]
     fn echo_request_checksum_verifies() {

@@ -267,3 +267,55 @@ fn checker_and_its_futures_can_cross_threads() {
     let s = spec(CheckMethod::Connect, closed_port());
     send(&c.run(&s, AttemptKind::Full));
 }
+
+#[tokio::test(start_paused = true)]
+async fn silent_udp_server_times_out_on_schedule() {
+    let c = Checker::new().unwrap();
+    // Receives and never answers (a closed port would answer with ICMP).
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let at = silent.local_addr().unwrap();
+    for service in [
+        Service::Dns,
+        Service::Radius,
+        Service::Sip,
+        Service::SimpleTcp,
+    ] {
+        let mut s = neg_spec(negotiate(service, "/x", "x"), at);
+        s.protocol = CheckProtocol::Udp;
+        let limit = s.timeout(AttemptKind::Full);
+        ends_on_schedule(c.run(&s, AttemptKind::Full), limit).await;
+    }
+    drop(silent);
+}
+
+/// TIME_WAIT sockets whose remote end is `port` (/proc/net/tcp, state 06).
+fn time_wait_towards(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(2).is_some_and(|r| r.ends_with(&remote)) && f.get(3) == Some(&"06")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn connect_checks_leave_no_time_wait_behind() {
+    let c = Checker::new().unwrap();
+    let at = serve(|mut s| async move {
+        let mut b = [0u8; 16];
+        let _ = s.read(&mut b).await;
+    })
+    .await;
+    for _ in 0..20 {
+        assert!(
+            c.run(&spec(CheckMethod::Connect, at), AttemptKind::Full)
+                .await
+                .up
+        );
+    }
+    assert_eq!(time_wait_towards(at.port()), 0);
+}

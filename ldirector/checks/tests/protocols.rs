@@ -126,6 +126,11 @@ async fn pop_with_and_without_login() {
     let n = with_login(negotiate(Service::Pop, "/", ""), "u", "wrong");
     let r = run(&c, &neg_spec(n, pop)).await;
     assert!(!r.up && r.detail.contains("-ERR"), "{}", r.detail);
+    let pops =
+        serve_tls(|tls| line_session(tls, "+OK POP3 ready\r\n", pop_reply, Log::default())).await;
+    let n = with_login(negotiate(Service::Pops, "/", ""), "u", "right");
+    let r = run(&c, &neg_spec(n, pops)).await;
+    assert!(r.up, "pops: {}", r.detail);
     let (notpop, _) = line_server("-ERR go away\r\n", pop_reply).await;
     assert!(
         !run(&c, &neg_spec(negotiate(Service::Pop, "/", ""), notpop))
@@ -158,19 +163,8 @@ async fn imap_and_imaps_login() {
     assert!(!run(&c, &neg_spec(bad, imap)).await.up);
 
     // imaps: the same dialog inside TLS with a self-signed certificate.
-    let acceptor = tls_acceptor();
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let imaps = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                if let Ok(tls) = acceptor.accept(s).await {
-                    line_session(tls, "* OK ready\r\n", imap_reply, Log::default()).await;
-                }
-            });
-        }
-    });
+    let imaps =
+        serve_tls(|tls| line_session(tls, "* OK ready\r\n", imap_reply, Log::default())).await;
     let mut n = good;
     n.service = Service::Imaps;
     let r = run(&c, &neg_spec(n.clone(), imaps)).await;
@@ -180,21 +174,6 @@ async fn imap_and_imaps_login() {
     let mut s = neg_spec(n, imaps);
     s.negotiatetimeout = std::time::Duration::from_millis(300);
     assert!(!run(&c, &s).await.up);
-}
-
-fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let cert = rcgen::generate_simple_self_signed(vec!["mail.example".to_string()]).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![CertificateDer::from(cert.cert.der().to_vec())], key)
-    .unwrap();
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use ld_checks::{CheckResult, Checker};
 use ldirector::config::Service;
 use ldirector::director::{AttemptKind, CheckProtocol, CheckSpec, NegotiateSpec};
 use md5::{Digest, Md5};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 async fn run(c: &Checker, s: &CheckSpec) -> CheckResult {
@@ -121,7 +121,7 @@ async fn dns_over_udp_and_tcp() {
 }
 
 /// Read one BER TLV (the check's requests are small).
-async fn read_ldap_message(s: &mut TcpStream) -> Option<Vec<u8>> {
+async fn read_ldap_message<S: AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
     let mut head = [0u8; 2];
     s.read_exact(&mut head).await.ok()?;
     let len = if head[1] < 0x80 {
@@ -157,31 +157,32 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+async fn ldap_session<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
+    while let Some(m) = read_ldap_message(&mut s).await {
+        // [msgid INT][op]
+        let id = m.get(2).copied().unwrap_or(0);
+        let op = m.get(3).copied().unwrap_or(0);
+        let reply = match op {
+            0x60 if contains(&m, b"wrongpw") => ldap_result(id, 0x61, 49),
+            0x60 => ldap_result(id, 0x61, 0),
+            0x63 if contains(&m, b"dc=example,dc=com") && contains(&m, b"objectClass") => {
+                let mut r = ldap_entry(id, "dc=example,dc=com");
+                r.extend(ldap_result(id, 0x65, 0));
+                r
+            }
+            0x63 => ldap_result(id, 0x65, 32), // noSuchObject
+            _ => return,
+        };
+        if s.write_all(&reply).await.is_err() {
+            return;
+        }
+    }
+}
+
 #[tokio::test]
 async fn ldap_bind_and_base_search() {
     let c = Checker::new().unwrap();
-    let ldap = serve(|mut s| async move {
-        while let Some(m) = read_ldap_message(&mut s).await {
-            // [msgid INT][op]
-            let id = m.get(2).copied().unwrap_or(0);
-            let op = m.get(3).copied().unwrap_or(0);
-            let reply = match op {
-                0x60 if contains(&m, b"wrongpw") => ldap_result(id, 0x61, 49),
-                0x60 => ldap_result(id, 0x61, 0),
-                0x63 if contains(&m, b"dc=example,dc=com") && contains(&m, b"objectClass") => {
-                    let mut r = ldap_entry(id, "dc=example,dc=com");
-                    r.extend(ldap_result(id, 0x65, 0));
-                    r
-                }
-                0x63 => ldap_result(id, 0x65, 32), // noSuchObject
-                _ => return,
-            };
-            if s.write_all(&reply).await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
+    let ldap = serve(ldap_session).await;
     let n = |req: &str, rec: &str| negotiate(Service::Ldap, req, rec);
     let r = run(&c, &neg_spec(n("/dc=example,dc=com", "example"), ldap)).await;
     assert!(r.up, "{}", r.detail);
@@ -199,6 +200,12 @@ async fn ldap_bind_and_base_search() {
     bad.passwd = "wrongpw".into();
     let r = run(&c, &neg_spec(bad, ldap)).await;
     assert!(!r.up && r.detail.contains("Bind failed"), "{}", r.detail);
+
+    let ldaps = serve_tls(ldap_session).await;
+    let mut n = n("/dc=example,dc=com", "example");
+    n.service = Service::Ldaps;
+    let r = run(&c, &neg_spec(n, ldaps)).await;
+    assert!(r.up, "ldaps: {}", r.detail);
 }
 
 fn radius_spec(at: SocketAddr, secret: &str) -> CheckSpec {

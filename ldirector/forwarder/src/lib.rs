@@ -118,14 +118,16 @@ impl Drop for ConnGuard {
 
 struct Service {
     core: Shared,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// The userspace backend. Listeners and connections run as tasks on the
 /// runtime given to [`Forwarder::new`]; `apply` and `snapshot` only lock
 /// and update shared state.
 pub struct Forwarder {
-    handle: tokio::runtime::Handle,
+    /// Where TCP services accept (one SO_REUSEPORT listener each); the
+    /// first also runs UDP services and the timers.
+    handles: Vec<tokio::runtime::Handle>,
     opts: Arc<Options>,
     /// In creation order (what `snapshot` lists).
     services: Vec<Service>,
@@ -142,6 +144,20 @@ impl Forwarder {
     }
 
     pub fn with_options(handle: tokio::runtime::Handle, opts: Options) -> Forwarder {
+        Forwarder::with_runtimes(vec![handle], opts)
+    }
+
+    /// One listener per runtime for every TCP service (SO_REUSEPORT: the
+    /// kernel spreads new connections over them), so a connection lives on
+    /// one thread from accept to close when each runtime is a
+    /// current-thread one. An empty list means the current runtime.
+    pub fn with_runtimes(handles: Vec<tokio::runtime::Handle>, opts: Options) -> Forwarder {
+        let handles = if handles.is_empty() {
+            vec![tokio::runtime::Handle::current()]
+        } else {
+            handles
+        };
+        let handle = handles[0].clone();
         let registry: Arc<Mutex<Vec<Shared>>> = Arc::default();
         let reg = registry.clone();
         let ticker = handle.spawn(async move {
@@ -160,7 +176,7 @@ impl Forwarder {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9, |d| d.as_nanos() as u64);
         Forwarder {
-            handle,
+            handles,
             opts: Arc::new(opts),
             services: Vec::new(),
             registry,
@@ -218,7 +234,7 @@ impl Forwarder {
                     self.opts.timeouts,
                     seed,
                 )));
-                let task = self
+                let tasks = self
                     .listen(protocol, addr, core.clone())
                     .map_err(|source| BackendError::Io {
                         context: format!("{cmd}: cannot listen on {addr}"),
@@ -226,7 +242,7 @@ impl Forwarder {
                     })?;
                 info!(service = %key.id_str(), scheduler = params.scheduler.name(), "userspace service listening");
                 lock(&self.registry).push(core.clone());
-                self.services.push(Service { core, task });
+                self.services.push(Service { core, tasks });
             }
             IpvsCommand::EditService { params, .. } => {
                 let i = existing.ok_or_else(|| Self::refused(cmd, IpvsError::NoSuchService))?;
@@ -237,7 +253,9 @@ impl Forwarder {
                 let i = existing.ok_or_else(|| Self::refused(cmd, IpvsError::NoSuchService))?;
                 let s = self.services.remove(i);
                 // Stops accepting; connections already running go on.
-                s.task.abort();
+                for t in &s.tasks {
+                    t.abort();
+                }
                 lock(&self.registry).retain(|c| !Arc::ptr_eq(c, &s.core));
                 info!(service = %key.id_str(), "userspace service removed");
             }
@@ -271,26 +289,38 @@ impl Forwarder {
         protocol: Protocol,
         addr: SocketAddr,
         core: Shared,
-    ) -> std::io::Result<JoinHandle<()>> {
-        let sock = bind(protocol, addr, self.opts.backlog)?;
-        let _rt = self.handle.enter();
-        Ok(match protocol {
+    ) -> std::io::Result<Vec<JoinHandle<()>>> {
+        let mut tasks = Vec::new();
+        match protocol {
             Protocol::Tcp => {
-                let l = tokio::net::TcpListener::from_std(sock.into())?;
-                self.handle
-                    .spawn(tcp::serve(l, addr, core, self.opts.clone()))
+                let shared = self.handles.len() > 1;
+                for h in &self.handles {
+                    let sock = bind(protocol, addr, self.opts.backlog, shared)?;
+                    let _rt = h.enter();
+                    let l = tokio::net::TcpListener::from_std(sock.into())?;
+                    tasks.push(h.spawn(tcp::serve(l, addr, core.clone(), self.opts.clone())));
+                }
             }
             Protocol::Udp => {
+                let h = &self.handles[0];
+                let sock = bind(protocol, addr, self.opts.backlog, false)?;
+                let _rt = h.enter();
                 let u = tokio::net::UdpSocket::from_std(sock.into())?;
-                self.handle.spawn(udp::serve(Arc::new(u), addr, core))
+                tasks.push(h.spawn(udp::serve(Arc::new(u), addr, core)));
             }
-        })
+        }
+        Ok(tasks)
     }
 }
 
 /// A listening (TCP) or bound (UDP) socket on the VIP, which need not be
 /// configured yet.
-fn bind(protocol: Protocol, addr: SocketAddr, backlog: i32) -> std::io::Result<socket2::Socket> {
+fn bind(
+    protocol: Protocol,
+    addr: SocketAddr,
+    backlog: i32,
+    reuse_port: bool,
+) -> std::io::Result<socket2::Socket> {
     use socket2::{Domain, Socket, Type};
     let (ty, proto) = match protocol {
         Protocol::Tcp => (Type::STREAM, socket2::Protocol::TCP),
@@ -298,6 +328,9 @@ fn bind(protocol: Protocol, addr: SocketAddr, backlog: i32) -> std::io::Result<s
     };
     let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
     s.set_reuse_address(true)?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
         s.set_freebind_ipv6(true)?;
@@ -344,8 +377,8 @@ impl Backend for Forwarder {
 impl Drop for Forwarder {
     fn drop(&mut self) {
         self.ticker.abort();
-        for s in &self.services {
-            s.task.abort();
+        for t in self.services.iter().flat_map(|s| &s.tasks) {
+            t.abort();
         }
     }
 }

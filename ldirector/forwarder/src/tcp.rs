@@ -2,6 +2,7 @@
 //! ways with half-close, account the connection's states like IPVS.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,26 +82,49 @@ async fn handle(
     let _ = server.set_nodelay(true);
     guard.established();
 
-    let upstream = crate::pump::pump(&client, &server, opts.splice, |n| {
+    // Milliseconds since `epoch` of the last bytes moved either way.
+    let epoch = Instant::now();
+    let last = AtomicU64::new(0);
+    let seen = || last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    let eofs = AtomicU8::new(0);
+    let upstream = crate::pump::pump(&client, &server, opts.splice, &eofs, |n| {
         dest_traffic.add_in(n);
         svc_traffic.add_in(n);
+        seen();
     });
-    let downstream = crate::pump::pump(&server, &client, opts.splice, |n| {
+    let downstream = crate::pump::pump(&server, &client, opts.splice, &eofs, |n| {
         dest_traffic.add_out(n);
         svc_traffic.add_out(n);
+        seen();
     });
     tokio::pin!(upstream, downstream);
     let (mut up_done, mut down_done) = (false, false);
+    let timeouts = opts.timeouts;
+    let mut idle_limit = timeouts.tcp_established;
     let outcome = loop {
+        let quiet_since = epoch + Duration::from_millis(last.load(Ordering::Relaxed));
         let r = tokio::select! {
             r = &mut upstream, if !up_done => { up_done = true; r }
             r = &mut downstream, if !down_done => { down_done = true; r }
+            _ = tokio::time::sleep_until((quiet_since + idle_limit).into()) => {
+                let quiet_for = Instant::now().saturating_duration_since(
+                    epoch + Duration::from_millis(last.load(Ordering::Relaxed)),
+                );
+                if quiet_for >= idle_limit {
+                    // IPVS forgets a silent connection; its next packet
+                    // would be answered with a reset.
+                    break Err(std::io::Error::from(std::io::ErrorKind::TimedOut));
+                }
+                continue;
+            }
         };
         if let Err(e) = r {
             break Err(e);
         }
         // The first FIN ends ESTABLISHED.
         guard.closing();
+        idle_limit = timeouts.tcp_fin_wait;
+        seen();
         if up_done && down_done {
             break Ok(());
         }

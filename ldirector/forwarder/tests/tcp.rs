@@ -294,3 +294,24 @@ async fn a_vip_not_configured_yet_can_be_served() {
     ])
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_dropped_after_the_tcp_timeout() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(11, 18011);
+    let mut opts = Options::default();
+    opts.timeouts.tcp_established = Duration::from_millis(300);
+    opts.timeouts.tcp_close = Duration::ZERO;
+    let mut fwd = Forwarder::with_options(tokio::runtime::Handle::current(), opts);
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let mut c = connect(v).await.unwrap();
+    until(&mut fwd, "established", |s| conns(s, a) == Some((1, 0))).await;
+    // Nothing moves: the forwarder gives up and resets.
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(10), c.r.read_to_end(&mut rest))
+        .await
+        .expect("dropped in time");
+    assert!(r.is_err() || rest.is_empty(), "{r:?} {rest:?}");
+    until(&mut fwd, "forgotten", |s| conns(s, a) == Some((0, 0))).await;
+}

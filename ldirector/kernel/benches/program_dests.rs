@@ -125,6 +125,27 @@ fn main() {
     let spread_time = t.elapsed();
     flush();
 
+    // Requests the kernel refuses right after parsing (no such service):
+    // the floor of the netlink path itself, answers included.
+    let missing = VirtualAddr::Inet {
+        protocol: Protocol::Tcp,
+        addr: "10.77.0.2:80".parse().expect("vip"),
+    };
+    let refused: Vec<IpvsCommand> = dests
+        .iter()
+        .filter_map(|d| match d {
+            IpvsCommand::AddDest { dest, .. } => Some(IpvsCommand::DelDest {
+                key: missing,
+                dest: *dest,
+            }),
+            _ => None,
+        })
+        .collect();
+    let t = Instant::now();
+    let failures = k.apply(&refused).expect_err("all refused").failures.len();
+    let refused_time = t.elapsed();
+    assert_eq!(failures, n);
+
     // ipvsadm -R: one process, one netlink round trip per rule.
     let mut rules = service.ipvsadm_args().join(" ");
     rules.push('\n');
@@ -174,6 +195,10 @@ fn main() {
     println!(
         "| KernelBackend::apply, one batch, same count over 100 services | {} | |",
         ms(spread_time)
+    );
+    println!(
+        "| KernelBackend::apply, {n} requests all refused (netlink floor) | {} | |",
+        ms(refused_time)
     );
     println!(
         "| `ipvsadm -R`, {n} rules in one process | {} | {:.1} |",

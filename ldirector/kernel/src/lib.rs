@@ -17,6 +17,8 @@ use ldirector::backend::listing::IpvsInfo;
 use ldirector::backend::{ApplyError, Backend, BackendError, Snapshot};
 use ldirector::ipvs::{IpvsCommand, IpvsError};
 
+#[doc(hidden)]
+pub use crate::socket::decode_reply_datagram;
 use crate::socket::Genl;
 
 pub struct KernelBackend {
@@ -51,7 +53,11 @@ impl KernelBackend {
         let family = match genl.resolve(proto::FAMILY_NAME) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                let modprobe = Command::new("modprobe").args(["--", "ip_vs"]).output();
+                // ipvsadm runs /sbin/modprobe; PATH may lack sbin dirs.
+                let modprobe = ["/sbin/modprobe", "modprobe"]
+                    .iter()
+                    .map(|m| Command::new(m).args(["--", "ip_vs"]).output())
+                    .find(|r| r.is_ok());
                 tracing::debug!(?modprobe, "IPVS family absent; tried modprobe ip_vs");
                 match genl.resolve(proto::FAMILY_NAME) {
                     Ok(Some(f)) => f,

@@ -63,7 +63,6 @@ pub(crate) const SVC_F_PERSISTENT: u32 = 0x0001;
 pub(crate) const SVC_F_ONEPACKET: u32 = 0x0004;
 
 pub(crate) const CONN_F_MASQ: u32 = 0;
-pub(crate) const CONN_F_LOCALNODE: u32 = 1;
 pub(crate) const CONN_F_TUNNEL: u32 = 2;
 pub(crate) const CONN_F_DROUTE: u32 = 3;
 pub(crate) const CONN_F_FWD_MASK: u32 = 7;
@@ -446,7 +445,7 @@ fn decode_stats(attrs: &[Attr], stats32: u16, stats64: u16) -> Result<Stats, Dec
     })
 }
 
-fn nested_in<'a>(msg: &'a IpvsMessage, kind: u16, what: &str) -> Result<Vec<Attr>, DecodeError> {
+fn nested_in(msg: &IpvsMessage, kind: u16, what: &str) -> Result<Vec<Attr>, DecodeError> {
     parse_attrs(need(&msg.attrs, kind, what)?)
 }
 
@@ -528,9 +527,9 @@ pub fn decode_dest(msg: &IpvsMessage, key: &ServiceKey) -> Result<DestSnapshot, 
         match get_u32(need(&a, DEST_ATTR_FWD_METHOD, "forwarding method")?)? & CONN_F_FWD_MASK {
             CONN_F_TUNNEL => Forwarding::Ipip,
             CONN_F_DROUTE => Forwarding::Gate,
-            // Local (and bypass) have no ldirectord spelling; the 6.1 kernel
-            // reports local real servers as masquerading anyway.
-            CONN_F_MASQ | CONN_F_LOCALNODE | _ => Forwarding::Masq,
+            // Masq, and Local (1) / bypass (4), which have no ldirectord
+            // spelling; the 6.1 kernel reports local real servers as Masq.
+            _ => Forwarding::Masq,
         };
     let u32_of =
         |kind: u16, what: &str| -> Result<u32, DecodeError> { get_u32(need(&a, kind, what)?) };

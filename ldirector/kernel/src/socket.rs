@@ -27,6 +27,9 @@ const CHUNK_BYTES: usize = 64 * 1024;
 const RCVBUF: libc::c_int = 4 << 20;
 /// Netlink caps a dump datagram at 32 KiB; twice that never truncates.
 const RECV_BUF: usize = 64 * 1024;
+/// The kernel answers within a datagram's processing; this only bounds a
+/// wedged kernel or a lost ACK, so `apply` cannot hang the director.
+const RECV_TIMEOUT_SECS: libc::time_t = 10;
 
 pub struct Genl {
     sock: Socket,
@@ -49,6 +52,7 @@ impl Genl {
         if !set_rcvbuf_force(&sock, RCVBUF) {
             let _ = sock.set_rx_buf_sz(RCVBUF as usize);
         }
+        set_rcvtimeo(&sock, RECV_TIMEOUT_SECS)?;
         Ok(Genl {
             sock,
             seq: 0,
@@ -161,7 +165,10 @@ impl Genl {
                     }
                 }
                 Err(e) => {
-                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    let errno = e.raw_os_error().unwrap_or(match e.kind() {
+                        io::ErrorKind::TimedOut => libc::ETIMEDOUT,
+                        _ => libc::EIO,
+                    });
                     for r in &mut result[base..base + count] {
                         r.get_or_insert(errno);
                     }
@@ -252,34 +259,94 @@ impl Genl {
     }
 
     /// Receive one datagram and hand each netlink message in it to `f`.
-    fn recv_each(&mut self, mut f: impl FnMut(u32, &[u8]) -> io::Result<()>) -> io::Result<()> {
+    fn recv_each(&mut self, f: impl FnMut(u32, &[u8]) -> io::Result<()>) -> io::Result<()> {
         let n = loop {
             match self.sock.recv(&mut &mut self.buf[..], libc::MSG_TRUNC) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer from the kernel in {RECV_TIMEOUT_SECS} s"),
+                    ))
+                }
                 r => break r?,
             }
         };
         if n > self.buf.len() {
             return Err(invalid(format!("netlink datagram of {n} bytes truncated")));
         }
-        let mut off = 0;
-        while off < n {
-            let data = &self.buf[off..n];
-            let nb = NetlinkBuffer::new_checked(data).map_err(invalid)?;
-            let len = nb.length() as usize;
-            if len < 16 || len > data.len() {
-                return Err(invalid(format!("bad netlink message length {len}")));
-            }
-            f(nb.sequence_number(), &data[..len])?;
-            // Messages are 4-byte aligned within a datagram.
-            off += (len + 3) & !3;
+        for_each_message(self.buf.get(..n).unwrap_or_default(), f)
+    }
+}
+
+/// Hand each netlink message of a received datagram to `f` with its
+/// sequence number.
+pub(crate) fn for_each_message(
+    datagram: &[u8],
+    mut f: impl FnMut(u32, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut rest = datagram;
+    while !rest.is_empty() {
+        let nb = NetlinkBuffer::new_checked(rest).map_err(invalid)?;
+        let len = nb.length() as usize;
+        let Some(msg) = rest.get(..len).filter(|_| len >= 16) else {
+            return Err(invalid(format!("bad netlink message length {len}")));
+        };
+        f(nb.sequence_number(), msg)?;
+        // Messages are 4-byte aligned within a datagram; the last one's
+        // padding may be missing.
+        rest = rest.get(len.saturating_add(3) & !3..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// What the backend does with a reply datagram to a dump or `GET_INFO`,
+/// minus the socket: every message deserialized and decoded as a service,
+/// a destination and an info reply. For the fuzz targets.
+#[doc(hidden)]
+pub fn decode_reply_datagram(datagram: &[u8]) {
+    use ldirector::config::{Protocol, VirtualAddr};
+    let key = VirtualAddr::Inet {
+        protocol: Protocol::Tcp,
+        addr: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+    };
+    let _ = for_each_message(datagram, |_, bytes| {
+        if let NetlinkPayload::InnerMessage(m) = Msg::<IpvsMessage>::deserialize(bytes)
+            .map_err(invalid)?
+            .payload
+        {
+            let _ = crate::proto::decode_service(&m.payload);
+            let _ = crate::proto::decode_dest(&m.payload, &key);
+            let _ = crate::proto::decode_info(&m.payload);
         }
         Ok(())
-    }
+    });
 }
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+fn set_rcvtimeo(sock: &Socket, secs: libc::time_t) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: secs,
+        tv_usec: 0,
+    };
+    // SAFETY: a valid fd, a timeval option value and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// `SO_RCVBUFFORCE` lifts the `rmem_max` cap (needs CAP_NET_ADMIN).

@@ -220,3 +220,41 @@ fn errnos_map_to_ipvsadm_refusals() {
         BackendError::Io { .. }
     ));
 }
+
+/// A netlink header of `len` bytes with sequence number `seq`.
+fn nl_header(len: u32, seq: u32) -> Vec<u8> {
+    let mut h = len.to_ne_bytes().to_vec();
+    h.extend_from_slice(&[0; 4]); // type, flags
+    h.extend_from_slice(&seq.to_ne_bytes());
+    h.extend_from_slice(&[0; 4]); // port id
+    h
+}
+
+#[test]
+fn datagrams_split_into_messages_and_bad_lengths_are_errors() {
+    let split = |d: &[u8]| {
+        let mut seen = Vec::new();
+        crate::socket::for_each_message(d, |seq, m| {
+            seen.push((seq, m.len()));
+            Ok(())
+        })
+        .map(|()| seen)
+    };
+    // Two messages: one of 18 bytes padded to 20, then the last one without
+    // its padding.
+    let mut d = nl_header(18, 1);
+    d.extend_from_slice(&[0; 4]);
+    d.extend(nl_header(17, 2));
+    d.push(0);
+    assert_eq!(split(&d).unwrap(), vec![(1, 18), (2, 17)]);
+    // Lengths shorter than a header, longer than the datagram, or a length
+    // near u32::MAX (whose padding must not overflow).
+    for len in [0, 15, 1000, u32::MAX - 1] {
+        let mut d = nl_header(len, 1);
+        d.extend_from_slice(&[0; 8]);
+        assert!(split(&d).is_err(), "length {len}");
+    }
+    // Garbage in a reply datagram decodes to nothing, without a panic.
+    crate::socket::decode_reply_datagram(&d);
+    crate::socket::decode_reply_datagram(&[0xff; 3]);
+}

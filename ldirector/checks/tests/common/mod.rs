@@ -93,7 +93,12 @@ where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    // A deep accept queue: tokio's default (128) overflows when a thousand
+    // checks connect at once, and dropped SYNs cost 1 s retransmits.
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let l: TcpListener = sock.listen(4096).expect("listen");
     let addr = l.local_addr().expect("local addr");
     tokio::spawn(async move {
         while let Ok((s, _)) = l.accept().await {
@@ -135,4 +140,35 @@ pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Serve TLS (self-signed certificate for another name) on a fresh
+/// 127.0.0.1 port; `handle` gets the decrypted stream.
+pub async fn serve_tls<F, Fut>(handle: F) -> SocketAddr
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let cert = rcgen::generate_simple_self_signed(vec!["real.example".to_string()]).expect("cert");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![CertificateDer::from(cert.cert.der().to_vec())], key)
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let handle = std::sync::Arc::new(handle);
+    serve(move |s| {
+        let (acceptor, handle) = (acceptor.clone(), handle.clone());
+        async move {
+            if let Ok(tls) = acceptor.accept(s).await {
+                handle(tls).await;
+            }
+        }
+    })
+    .await
 }
