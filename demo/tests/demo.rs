@@ -149,3 +149,61 @@ fn demo_fails_over() {
         "scratch dir left behind"
     );
 }
+
+/// Without root the demo runs the ldirectord half on loopback. As root the
+/// test drops to `nobody` (setpriv) to see exactly what a user sees.
+#[test]
+fn demo_without_root_runs_ldirectord_on_loopback() {
+    let bins = ours_bin_dir();
+    let ld = bins.join("ldirectord");
+    if !ld.is_file() {
+        return skip_or_fail(&format!("{} not built", ld.display()));
+    }
+    let hademo = env!("CARGO_BIN_EXE_hademo");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            hademo,
+        ]);
+        c
+    } else {
+        Command::new(hademo)
+    };
+    let out = cmd
+        .arg("--bin-dir")
+        .arg(&bins)
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hademo");
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{so}");
+    eprintln!("{se}");
+    assert!(
+        out.status.success(),
+        "hademo without root failed: {}",
+        out.status
+    );
+    assert!(se.contains("hademo: not root:"), "no explanation on stderr");
+    for needle in [
+        "no-root variant: ldirectord (userspace forwarder) on loopback",
+        "client   GET http://127.0.0.50/ answered by rs1",
+        "client   GET http://127.0.0.50/ answered by rs2",
+        "client   GET http://127.0.0.50/ answered by fallback",
+        "[ ok ] ldirectord takes rs1 out: every request goes to rs2",
+        "[ ok ] with no real server up, the fallback answers",
+        "[ ok ] a real server answers after the restart",
+        "result: PASS",
+    ] {
+        assert!(so.contains(needle), "no {needle:?} in the output");
+    }
+}
