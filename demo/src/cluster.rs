@@ -45,6 +45,20 @@ fn ldirectord_wrapper(bin: &Path) -> String {
     )
 }
 
+/// Write `path` as a new file. The node's etc/ is a copy of the host's
+/// /etc/ha.d, where `resource.d/ldirectord` is a symlink to
+/// /usr/sbin/ldirectord when Debian's ldirectord is installed: writing
+/// through it would replace the host's program.
+fn write_fresh(path: &Path, text: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if std::fs::symlink_metadata(path).is_ok() {
+        std::fs::remove_file(path).with_context(|| format!("remove {}", path.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
 /// Field order is drop order: services, nodes, real servers, client, LAN,
 /// files.
 #[derive(Debug)]
@@ -82,11 +96,8 @@ impl DemoCluster {
             private_files: Vec::new(),
             binds: Vec::new(),
         };
-        match ldirectord {
-            Some(bin) => files
-                .resource_scripts
-                .push(("ldirectord".into(), ldirectord_wrapper(bin))),
-            None => files.haresources = configs::without_ldirectord(&cfg.haresources),
+        if ldirectord.is_none() {
+            files.haresources = configs::without_ldirectord(&cfg.haresources);
         }
         let reals = match lvs {
             Some(l) => Some(RealServers::build(
@@ -114,8 +125,14 @@ impl DemoCluster {
             let octet = u8::try_from(11 + i).context("too many nodes")?;
             let host = lan.add_host(&format!("n{}", i + 1), octet)?;
             let node = Node::prepare(name, Kind::Ours, host, dir.path().join(name), &files, env)?;
-            if let (Some(_), Some(l)) = (ldirectord, lvs) {
-                std::fs::write(node.dir().join("etc").join("ldirectord.cf"), &l.text)?;
+            if let (Some(bin), Some(l)) = (ldirectord, lvs) {
+                let etc = node.dir().join("etc");
+                write_fresh(&etc.join("ldirectord.cf"), &l.text, 0o644)?;
+                write_fresh(
+                    &etc.join("resource.d").join("ldirectord"),
+                    &ldirectord_wrapper(bin),
+                    0o755,
+                )?;
             }
             nodes.push(node);
         }

@@ -37,6 +37,9 @@ fn demo_fails_over() {
     if let Some(why) = missing(Needs::Ours, &bins.join("nsinit")) {
         return skip_or_fail(&why);
     }
+    // The demo must never touch the host's programs (the node's etc/ is a
+    // copy of /etc/ha.d, whose resource.d/ldirectord links to the host's).
+    let host_ld = std::fs::read("/usr/sbin/ldirectord").ok();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hademo"))
         .arg("--non-interactive")
         .arg("--bin-dir")
@@ -141,6 +144,10 @@ fn demo_fails_over() {
             "without ldirectord the demo must say why"
         );
     }
+    assert!(
+        std::fs::read("/usr/sbin/ldirectord").ok() == host_ld,
+        "the demo changed the host's /usr/sbin/ldirectord"
+    );
     // The demo cleaned up after itself.
     let left = netns_with(&format!("hbdemo{pid}"));
     assert!(left.is_empty(), "namespaces left behind: {left:?}");

@@ -115,6 +115,12 @@ fn varlib_skeleton(src: &Path, dst: &Path) -> Result<()> {
 }
 
 fn write_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    // The node's etc/ is a copy of the host's /etc/ha.d, whose resource.d
+    // holds symlinks (resource.d/ldirectord -> /usr/sbin/ldirectord): writing
+    // through one would overwrite the host's program. Replace, never follow.
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        fs::remove_file(path).with_context(|| format!("remove symlink {}", path.display()))?;
+    }
     fs::write(path, contents).with_context(|| format!("write {}", path.display()))?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
     Ok(())
