@@ -198,8 +198,8 @@ fn answers(http: &str, vip: &str) -> (BTreeSet<String>, usize) {
     (names, failed)
 }
 
-/// Ours, unless `HA_VM_LDIRECTORD` names another; `None` with the reason
-/// when ours is not usable yet (the daemon lands separately).
+/// Ours, unless `HA_VM_LDIRECTORD` names another; the reason when ours is
+/// missing or unusable.
 fn ldirectord() -> Result<(PathBuf, String), String> {
     if let Some(p) = std::env::var_os("HA_VM_LDIRECTORD").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
@@ -239,7 +239,9 @@ fn ldirectord_drives_real_ipvs_nat_and_dr() {
     let (ld, opts) = match ldirectord() {
         Ok(found) => found,
         Err(why) => {
-            // Not an environment problem: the daemon is missing or a stub.
+            if std::env::var_os("HA_E2E_REQUIRED").is_some_and(|v| !v.is_empty()) {
+                panic!("HA_E2E_REQUIRED is set but {why}");
+            }
             eprintln!("SKIP ldirectord_drives_real_ipvs_nat_and_dr: {why}");
             return;
         }
