@@ -233,6 +233,7 @@ impl ResourceManager {
         // heartbeat would wait an hour with the released groups down.
         self.cancel_standby();
         self.peer_report_fresh = false;
+        self.peer_done_unreported = false;
         self.send_held(self.rstate == RState::Stable, None);
         self.set_rstate(now, new);
     }
@@ -288,6 +289,7 @@ impl ResourceManager {
             self.other_holds = self.other_holds.updated(n, full);
             if full {
                 self.peer_report_fresh = self.going == Going::Not;
+                self.peer_done_unreported = false;
             }
             if let Some(s) = isstable {
                 if s == "1" {
@@ -396,7 +398,11 @@ impl ResourceManager {
         if self.other_holds.intersects(Hold::LOCAL) && self.i_hold.intersects(Hold::FOREIGN) {
             self.log(Level::Error, "Both machines own foreign resources!");
         }
-        if self.is_stable() && !self.shutdown_in_progress && self.rstate != RState::Shutdown {
+        if self.is_stable()
+            && !self.shutdown_in_progress
+            && self.rstate != RState::Shutdown
+            && !self.peer_done_unreported
+        {
             if !self.i_hold.intersects(Hold::LOCAL) && !self.other_holds.intersects(Hold::FOREIGN) {
                 self.log(Level::Error, "No one owns our local resources!");
             }
