@@ -7,7 +7,7 @@
 //! the new config, cleanstop).
 //!
 //! The guest side is `tests/vm/ldirectord-scenario.sh`. `HA_VM_LDIRECTORD`
-//! runs the same test against another ldirectord (e.g. Debian's
+//! runs the same test against another ldirectord (e.g. Debian's Perl
 //! `/usr/sbin/ldirectord`, to check the expectations themselves).
 
 use std::collections::BTreeSet;
@@ -203,12 +203,15 @@ fn answers(http: &str, vip: &str) -> (BTreeSet<String>, usize) {
 fn ldirectord() -> Result<(PathBuf, String), String> {
     if let Some(p) = std::env::var_os("HA_VM_LDIRECTORD").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        // Debian's takes no backend option
-        let opts = if p.starts_with("/usr/sbin") {
-            ""
-        } else {
-            "--ipvs kernel"
-        };
+        // Debian's (Perl) takes no backend option
+        let first_line: Vec<u8> = fs::read(&p)
+            .unwrap_or_default()
+            .into_iter()
+            .take_while(|c| *c != b'\n')
+            .collect();
+        let perl =
+            first_line.starts_with(b"#!") && String::from_utf8_lossy(&first_line).contains("perl");
+        let opts = if perl { "" } else { "--ipvs kernel" };
         return Ok((p, opts.into()));
     }
     let bin = ha_tests::env::ours_bin_dir().join("ldirectord");
