@@ -33,7 +33,11 @@ impl Env {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        self.cmd_of(BIN)
+    }
+
+    fn cmd_of(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
         c.env("LDIRECTORD_RUNDIR", self.rundir())
             .env_remove("OCF_ROOT")
             .current_dir(self.dir.path());
@@ -303,9 +307,30 @@ fn usage_version_check_and_lookup() {
 #[test]
 fn heartbeat_resource_start_is_idempotent_and_status_says_running_on_stdout() {
     let e = Env::new(ON);
-    // heartbeat runs `ldirectord <cfg> start` and greps stdout of status
-    let o = e.run(&["start"]);
-    assert_eq!(o.status.code(), Some(0));
+    // heartbeat runs `ldirectord <cfg> start` and reads its output until
+    // every writer is gone: the daemon must not keep an inherited copy of
+    // the pipe (here on fd 3 as well as stdout).
+    let mut child = e
+        .cmd_of("/bin/sh")
+        .arg("-c")
+        .arg("exec 3>&1; exec \"$0\" --ipvs none \"$1\" start")
+        .arg(BIN)
+        .arg(&e.cfg)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut sink);
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(20)).is_ok(),
+        "start's output pipe never closed"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
     let o = e.run(&["status"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).contains("running"));
