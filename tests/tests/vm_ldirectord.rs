@@ -22,9 +22,10 @@ const NAT_VIP: &str = "10.77.0.100";
 const DR_VIP: &str = "10.77.0.200";
 
 fn config(out: &Path, edited: bool) -> String {
-    // the edit: quiescent yes→no, rs2's weight 2→5, scheduler wrr→wlc
+    // the edit: quiescent yes→no, rs2's weight 2→5, scheduler wrr→rr (rr:
+    // the HTTP answers stay predictable with unequal weights)
     let (quiescent, w2, sched) = if edited {
-        ("no", 5, "wlc")
+        ("no", 5, "rr")
     } else {
         ("yes", 2, "wrr")
     };
@@ -144,14 +145,33 @@ const STEPS: &[Step] = &[
         nat_http: &["rs2"],
         dr_http: &["rs3", "rs4"],
     },
-    // reload with quiescent=no, rs2 2→5, wrr→wlc: -E with the new scheduler,
+    // reload with quiescent=no, rs2 2→5, wrr→rr: -E with the new scheduler,
     // -e rs2 w5, and the down rs1 goes through the start-up flap (-e w1, -d)
     // and stays deleted
     Step {
         name: "reload",
-        nat: Some(("wlc", &[("10.77.1.12:80", "Masq", 5)])),
+        nat: Some(("rr", &[("10.77.1.12:80", "Masq", 5)])),
         dr: Some(DR_UP),
         nat_http: &["rs2"],
+        dr_http: &["rs3", "rs4"],
+    },
+    // rs2 stops, now with quiescent=no: deleted; nothing up, so the fallback
+    Step {
+        name: "deleted",
+        nat: Some(("rr", &[("10.77.1.99:80", "Masq", 1)])),
+        dr: Some(DR_UP),
+        nat_http: &["sorry"],
+        dr_http: &["rs3", "rs4"],
+    },
+    // both back: re-added with the new weights, fallback removed
+    Step {
+        name: "allback",
+        nat: Some((
+            "rr",
+            &[("10.77.1.11:80", "Masq", 1), ("10.77.1.12:80", "Masq", 5)],
+        )),
+        dr: Some(DR_UP),
+        nat_http: &["rs1", "rs2"],
         dr_http: &["rs3", "rs4"],
     },
     // stop (cleanstop=yes): -d the up reals, -D the services

@@ -23,7 +23,7 @@ now() { read -r NOW _ </proc/uptime; }
 mark() { now; echo "$NOW $*" >>"$OUT/timeline"; }
 
 mark start
-for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_wlc veth bridge; do modprobe $m || fail "modprobe $m"; done
+for m in ip_vs ip_vs_rr ip_vs_wrr veth bridge; do modprobe $m || fail "modprobe $m"; done
 echo 1 >/proc/sys/net/ipv4/ip_forward
 
 # one `ip -batch` per namespace: every exec costs under user-mode-linux
@@ -166,6 +166,13 @@ step oneback
 cp "$CF2" "$CF"
 ld reload reload
 step reload
+
+web_down rs2
+step deleted
+
+web_up rs1
+web_up rs2
+step allback
 
 ld stop stop
 step stop
