@@ -220,7 +220,8 @@ fn answers(http: &str, vip: &str) -> (BTreeSet<String>, usize) {
 
 /// Ours, unless `HA_VM_LDIRECTORD` names another; the reason when ours is
 /// missing or unusable.
-fn ldirectord() -> Result<(PathBuf, String), String> {
+/// `(binary, options, is the Perl original)`.
+fn ldirectord() -> Result<(PathBuf, String, bool), String> {
     if let Some(p) = std::env::var_os("HA_VM_LDIRECTORD").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         // Debian's (Perl) takes no backend option
@@ -232,7 +233,7 @@ fn ldirectord() -> Result<(PathBuf, String), String> {
         let perl =
             first_line.starts_with(b"#!") && String::from_utf8_lossy(&first_line).contains("perl");
         let opts = if perl { "" } else { "--ipvs kernel" };
-        return Ok((p, opts.into()));
+        return Ok((p, opts.into(), perl));
     }
     let bin = ha_tests::env::ours_bin_dir().join("ldirectord");
     if !bin.exists() {
@@ -253,13 +254,13 @@ fn ldirectord() -> Result<(PathBuf, String), String> {
             String::from_utf8_lossy(&version.stderr).trim()
         ));
     }
-    Ok((bin, "--ipvs kernel".into()))
+    Ok((bin, "--ipvs kernel".into(), false))
 }
 
 #[test]
 fn ldirectord_drives_real_ipvs_nat_and_dr() {
     let vm = ha_tests::require_vm!(["ipvsadm", "nginx", "curl"]);
-    let (ld, opts) = match ldirectord() {
+    let (ld, opts, perl) = match ldirectord() {
         Ok(found) => found,
         Err(why) => {
             if std::env::var_os("HA_E2E_REQUIRED").is_some_and(|v| !v.is_empty()) {
@@ -286,7 +287,10 @@ fn ldirectord_drives_real_ipvs_nat_and_dr() {
         .env("CF", cf.to_string_lossy())
         .env("CF2", dir.path().join("ldv-edited.cf").to_string_lossy())
         .env("LDIRECTORD", ld.to_string_lossy())
-        .env("LD_OPTS", opts);
+        .env("LD_OPTS", opts)
+        // each Perl system() costs ~1 s under UML: its start-up flap alone
+        // takes ~40 s there
+        .env("STEP_DEADLINE", if perl { "150" } else { "30" });
     let run = vm
         .run(
             dir.path(),

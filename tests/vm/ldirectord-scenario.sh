@@ -14,7 +14,7 @@
 # (ipvsadm -Ln, normalized) equals $EXP/<step>.table (deadline), probe HTTP,
 # and record $OUT/<step>.table (read after the probe) and $OUT/<step>.http.
 # Env: OUT EXP CF (config path the daemon uses) CF2 (edited config for the
-# reload) LDIRECTORD LD_OPTS (extra options before the config).
+# reload) LDIRECTORD LD_OPTS (extra options before the config) STEP_DEADLINE.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
 
@@ -126,13 +126,13 @@ ld() { # command -> $OUT/ld_<command>_<n>.{rc,out,err}
 	echo $? >"$OUT/ld_$n.rc"
 }
 
-# step <name>: wait for the expected table (30 s of guest uptime), probe, record
+# step <name>: wait for the expected table (STEP_DEADLINE s of guest uptime), probe, record
 step() {
 	now
 	t0=$NOW
 	until table >"$OUT/$1.polled" && cmp -s "$OUT/$1.polled" "$EXP/$1.table"; do
 		now
-		[ "${NOW%.*}" -lt $((${t0%.*} + 30)) ] || break
+		[ "${NOW%.*}" -lt $((${t0%.*} + ${STEP_DEADLINE:-30})) ] || break
 		sleep 0.2
 	done
 	now
