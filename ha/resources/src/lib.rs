@@ -31,6 +31,12 @@
 //!   with `Config::stonith`): reset `n`, answer `handle_fence_result`.
 //! * `rsc_status()` is `cl_status rscstatus`.
 //!
+//! [`ipfail`] is a second, independent state machine of the same shape:
+//! heartbeat's ipfail client built in. The shell feeds it membership events
+//! and ping counts, and passes a peer's death on to the resource manager
+//! only when ipfail does not hold it back (an isolated node never takes
+//! over).
+//!
 //! # What it reproduces (`hb_resource.c`, `ResourceManager`, `mach_down`,
 //! `req_resource`, `rc.d/*`)
 //! * nice_failback boot (`auto_failback on|off`): `starting`, `resource`
