@@ -315,3 +315,54 @@ async fn a_silent_connection_is_dropped_after_the_tcp_timeout() {
     assert!(r.is_err() || rest.is_empty(), "{r:?} {rest:?}");
     until(&mut fwd, "forgotten", |s| conns(s, a) == Some((0, 0))).await;
 }
+
+/// Current-thread runtimes on their own threads, all accepting from one
+/// listening socket (how the standalone `ld-forwarder` runs).
+#[test]
+fn several_current_thread_runtimes_share_a_service() {
+    let mut handles = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..2 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            tx.send(rt.handle().clone()).unwrap();
+            let _ = rt.block_on(stop_rx);
+        });
+        handles.push(rx.recv().unwrap());
+        stops.push(stop_tx);
+    }
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let (a, _ta) = tcp_real(LO.into(), "A").await;
+        let v = vip(12, 18012);
+        let mut fwd = Forwarder::with_runtimes(handles, Options::default());
+        fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+            .unwrap();
+        let held: Vec<Client> = {
+            let mut v2 = Vec::new();
+            for _ in 0..20 {
+                v2.push(connect(v).await.unwrap());
+            }
+            v2
+        };
+        for (i, c) in held.into_iter().enumerate() {
+            let m = format!("m{i}");
+            assert_eq!(c.echo_and_close(m.as_bytes()).await, m.as_bytes());
+        }
+        let s = fwd.snapshot().unwrap();
+        assert_eq!(s.services[0].stats.conns, 20);
+        drop(fwd);
+    });
+    for s in stops {
+        let _ = s.send(());
+    }
+}
