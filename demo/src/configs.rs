@@ -29,6 +29,115 @@ pub struct DemoConfig {
     /// The node that owns the resource group in `haresources`.
     pub home: String,
     pub vip: Ipv4Addr,
+    /// `ldirectord.cf`, when `haresources` runs ldirectord.
+    pub lvs: Option<LvsConfig>,
+    /// The real servers' nginx server block (`nginx-realserver.conf`).
+    pub nginx_site: Option<String>,
+}
+
+/// What the demo needs to know of `ldirectord.cf`.
+#[derive(Clone, Debug)]
+pub struct LvsConfig {
+    pub text: String,
+    /// The virtual service's port (the VIP is the heartbeat resource's).
+    pub port: u16,
+    /// Real servers, in file order (all on the demo LAN).
+    pub reals: Vec<Ipv4Addr>,
+    pub fallback: Option<std::net::SocketAddr>,
+    pub checkinterval: Duration,
+    pub quiescent: bool,
+    /// The negotiate check's URL path and expected answer.
+    pub request: String,
+    pub receive: String,
+}
+
+/// The first word of `haresources` that starts ldirectord, and its config
+/// file argument (`ldirectord::ldirectord.cf` → `ldirectord.cf`).
+fn ldirectord_resource(haresources: &str) -> Option<String> {
+    haresources
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(str::split_whitespace)
+        .find_map(|w| match w.split_once("::") {
+            Some(("ldirectord", cf)) => Some(cf.split("::").next().unwrap_or(cf).to_owned()),
+            None if w == "ldirectord" => Some("ldirectord.cf".to_owned()),
+            _ => None,
+        })
+}
+
+/// `haresources` without its ldirectord resource (the VIP-only story, when
+/// no working ldirectord binary is at hand).
+pub fn without_ldirectord(haresources: &str) -> String {
+    let mut out = String::new();
+    for line in haresources.lines() {
+        let (body, comment) = match line.find('#') {
+            Some(i) => line.split_at(i),
+            None => (line, ""),
+        };
+        let kept: Vec<&str> = body
+            .split_whitespace()
+            .filter(|w| *w != "ldirectord" && !w.starts_with("ldirectord::"))
+            .collect();
+        out.push_str(&kept.join(" "));
+        if !kept.is_empty() && !comment.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(comment);
+        out.push('\n');
+    }
+    out
+}
+
+fn parse_lvs(path: &Path, text: &str, vip: Ipv4Addr) -> Result<LvsConfig> {
+    use ldirector::config::{parse, ParseOptions, StaticResolver, VirtualAddr};
+    let resolver = StaticResolver::offline();
+    let cfg = parse(
+        path,
+        text,
+        &ParseOptions {
+            resolver: &resolver,
+            hostname: "demo",
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let v = cfg
+        .virtuals
+        .iter()
+        .find(|v| matches!(v.addr, VirtualAddr::Inet { addr, .. } if addr.ip() == vip))
+        .with_context(|| format!("{}: no virtual={vip}:PORT service", path.display()))?;
+    let VirtualAddr::Inet { addr, .. } = v.addr else {
+        bail!(
+            "{}: the demo's virtual service is address:port",
+            path.display()
+        );
+    };
+    let mut reals = Vec::new();
+    for r in &v.reals {
+        match r.addr {
+            std::net::IpAddr::V4(a) if a.octets()[..3] == [192, 0, 2] => reals.push(a),
+            other => bail!(
+                "{}:{}: real server {other} is not on the demo LAN 192.0.2.0/24",
+                path.display(),
+                r.line
+            ),
+        }
+    }
+    if reals.is_empty() {
+        bail!("{}: the virtual service has no real server", path.display());
+    }
+    Ok(LvsConfig {
+        text: text.to_owned(),
+        port: addr.port(),
+        reals,
+        fallback: v
+            .fallback
+            .as_ref()
+            .map(|f| std::net::SocketAddr::new(f.addr, f.port)),
+        checkinterval: v.checkinterval,
+        quiescent: v.quiescent,
+        request: v.request.clone(),
+        receive: v.receive.clone(),
+    })
 }
 
 /// `200ms` or whole seconds, as ha.cf writes durations.
@@ -154,6 +263,14 @@ impl DemoConfig {
                 hares_path.display()
             );
         }
+        let lvs = match ldirectord_resource(&haresources) {
+            Some(cf) => {
+                let (p, text) = read(dir, &cf)?;
+                Some(parse_lvs(&p, &text, vip)?)
+            }
+            None => None,
+        };
+        let nginx_site = read(dir, "nginx-realserver.conf").ok().map(|(_, t)| t);
         Ok(Self {
             dir: dir.to_path_buf(),
             ha_cf,
@@ -164,6 +281,8 @@ impl DemoConfig {
             auto_failback,
             home,
             vip,
+            lvs,
+            nginx_site,
         })
     }
 
@@ -191,6 +310,43 @@ mod tests {
         assert!(c.auto_failback);
         assert!(c.authkeys.contains("sha1"));
         assert_eq!(c.other("node1"), "node2");
+        let lvs = c.lvs.expect("haresources runs ldirectord");
+        assert_eq!(lvs.port, 80);
+        assert_eq!(
+            lvs.reals,
+            [Ipv4Addr::new(192, 0, 2, 21), Ipv4Addr::new(192, 0, 2, 22)]
+        );
+        assert_eq!(lvs.fallback, Some("127.0.0.1:80".parse().expect("addr")));
+        assert!(lvs.quiescent);
+        assert_eq!(lvs.checkinterval, Duration::from_secs(1));
+        assert_eq!(
+            (lvs.request.as_str(), lvs.receive.as_str()),
+            ("/alive", "alive")
+        );
+        assert!(c
+            .nginx_site
+            .is_some_and(|s| s.contains("location = /alive")));
+    }
+
+    #[test]
+    fn ldirectord_resource_forms() {
+        assert_eq!(
+            ldirectord_resource("node1 IPaddr2::1.2.3.4/24/eth0 ldirectord::my.cf # x\n")
+                .as_deref(),
+            Some("my.cf")
+        );
+        assert_eq!(
+            ldirectord_resource("node1 1.2.3.4 ldirectord\n").as_deref(),
+            Some("ldirectord.cf")
+        );
+        assert_eq!(
+            ldirectord_resource("# ldirectord::x\nnode1 1.2.3.4\n"),
+            None
+        );
+        assert_eq!(
+            without_ldirectord("# c\nnode1 IPaddr2::1.2.3.4/24/eth0 ldirectord::l.cf # t\n"),
+            "# c\nnode1 IPaddr2::1.2.3.4/24/eth0 # t\n"
+        );
     }
 
     #[test]

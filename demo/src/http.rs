@@ -1,9 +1,11 @@
 //! A stand-in service on the directors and the client that uses it.
 //!
 //! Server: `hademo serve-http`, run inside a director (so a power-off kills
-//! it with everything else), answers every GET with the node's hostname.
-//! It binds the wildcard address, so it answers on the VIP on whichever
-//! node holds it.
+//! it with everything else) or a real server, answers every GET with the
+//! host name, and `/alive` with `alive` (ldirectord's negotiate check, as
+//! `examples/demo/nginx-realserver.conf` does). On the wildcard address it
+//! answers on the VIP on whichever director holds it; on 127.0.0.1 it is
+//! ldirectord's fallback ("sorry") server.
 //!
 //! Client: a thread in the client namespace that GETs `http://VIP/` every
 //! [`PERIOD`] and records who answered.
@@ -28,7 +30,16 @@ pub const PERIOD: Duration = Duration::from_millis(100);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 const IO_TIMEOUT: Duration = Duration::from_millis(500);
 
-fn answer(mut conn: TcpStream, body: &str) -> std::io::Result<()> {
+/// The path of a request head's first line (`GET /alive HTTP/1.1`).
+fn path_of(head: &[u8]) -> &str {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("/")
+}
+
+fn answer(mut conn: TcpStream, name: &str) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(1)))?;
     let mut req = Vec::new();
     let mut buf = [0u8; 512];
@@ -39,6 +50,10 @@ fn answer(mut conn: TcpStream, body: &str) -> std::io::Result<()> {
             n => req.extend_from_slice(buf.get(..n).unwrap_or_default()),
         }
     }
+    let body = match path_of(&req) {
+        "/alive" => "alive\n".to_owned(),
+        _ => format!("{name}\n"),
+    };
     write!(
         conn,
         "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -47,26 +62,22 @@ fn answer(mut conn: TcpStream, body: &str) -> std::io::Result<()> {
 }
 
 /// `hademo serve-http`: serve forever.
-pub fn serve(port: u16) -> ExitCode {
+pub fn serve(bind: Ipv4Addr, port: u16) -> ExitCode {
     let name = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "unknown".into());
-    let body = format!("{name}\n");
-    let listener = match TcpListener::bind(SocketAddr::V4(SocketAddrV4::new(
-        Ipv4Addr::UNSPECIFIED,
-        port,
-    ))) {
+    let listener = match TcpListener::bind(SocketAddr::V4(SocketAddrV4::new(bind, port))) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("hademo serve-http: bind port {port}: {e}");
+            eprintln!("hademo serve-http: bind {bind}:{port}: {e}");
             return ExitCode::from(1);
         }
     };
     for conn in listener.incoming() {
         match conn {
             Ok(c) => {
-                if let Err(e) = answer(c, &body) {
+                if let Err(e) = answer(c, &name) {
                     eprintln!("hademo serve-http: {e}");
                 }
             }
@@ -106,18 +117,25 @@ fn kind(e: &std::io::Error) -> String {
 
 /// One `GET /`; must be called from a thread inside the client namespace.
 pub fn get(addr: SocketAddrV4) -> Outcome {
+    get_path(addr, "/")
+}
+
+/// One `GET <path>`; the body (trimmed) is the outcome's "node".
+pub fn get_path(addr: SocketAddrV4, path: &str) -> Outcome {
     let run = || -> std::io::Result<Outcome> {
         let mut s = TcpStream::connect_timeout(&SocketAddr::V4(addr), CONNECT_TIMEOUT)?;
         s.set_read_timeout(Some(IO_TIMEOUT))?;
         s.set_write_timeout(Some(IO_TIMEOUT))?;
-        write!(s, "GET / HTTP/1.0\r\nHost: {}\r\n\r\n", addr.ip())?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", addr.ip())?;
         let mut resp = Vec::new();
         s.read_to_end(&mut resp)?;
         let text = String::from_utf8_lossy(&resp);
         let Some((head, body)) = text.split_once("\r\n\r\n") else {
             return Ok(Outcome::Failed("malformed response".into()));
         };
-        if !head.starts_with("HTTP/1.0 200") {
+        // nginx answers an HTTP/1.0 request with an HTTP/1.1 status line.
+        let status = head.lines().next().unwrap_or("");
+        if !(status.starts_with("HTTP/1.") && status.split_whitespace().nth(1) == Some("200")) {
             return Ok(Outcome::Failed(
                 head.lines().next().unwrap_or("").to_owned(),
             ));
@@ -217,14 +235,6 @@ impl ClientLoop {
             .map(|s| s.at)
     }
 
-    /// Last answered request before `before`.
-    pub fn last_answer_before(&self, before: Duration) -> Option<Sample> {
-        self.samples()
-            .into_iter()
-            .rev()
-            .find(|s| s.at < before && s.outcome.node().is_some())
-    }
-
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
@@ -236,5 +246,29 @@ impl ClientLoop {
 impl Drop for ClientLoop {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_name_and_alive() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = match l.local_addr().expect("addr") {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(_) => unreachable!("bound an IPv4 address"),
+        };
+        let server = std::thread::spawn(move || {
+            for c in l.incoming().take(2) {
+                answer(c.expect("accept"), "rs9").expect("answer");
+            }
+        });
+        assert_eq!(get(addr), Outcome::Node("rs9".into()));
+        assert_eq!(get_path(addr, "/alive"), Outcome::Node("alive".into()));
+        server.join().expect("server");
+        assert_eq!(path_of(b"GET /x HTTP/1.1\r\n"), "/x");
+        assert_eq!(path_of(b"\xff"), "/");
     }
 }

@@ -7,6 +7,8 @@ mod cluster;
 mod configs;
 mod http;
 mod keeper;
+mod realservers;
+mod report;
 mod scenario;
 mod timeline;
 
@@ -18,7 +20,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use ha_tests::Env;
 
-use crate::cluster::DemoCluster;
+use crate::cluster::{DemoCluster, Plan};
 use crate::configs::DemoConfig;
 use crate::timeline::Timeline;
 
@@ -44,6 +46,10 @@ struct Cli {
     /// Directory with our heartbeat, cl_status and nsinit [default: build them].
     #[arg(long, value_name = "DIR")]
     bin_dir: Option<PathBuf>,
+    /// Write the client's requests and the milestones for gnuplot to
+    /// PREFIX.dat and PREFIX.gpinc (benches/run.sh plots them).
+    #[arg(long, value_name = "PREFIX")]
+    samples: Option<PathBuf>,
     /// Stop kept demos, remove every demo namespace and directory, and exit.
     #[arg(long)]
     cleanup: bool,
@@ -58,6 +64,15 @@ enum Sub {
     ServeHttp {
         #[arg(long, default_value_t = http::PORT)]
         port: u16,
+        #[arg(long, default_value_t = std::net::Ipv4Addr::UNSPECIFIED)]
+        bind: std::net::Ipv4Addr,
+    },
+    /// One GET (the demo's readiness probe inside a node); prints the body.
+    #[command(hide = true)]
+    HttpGet {
+        addr: std::net::SocketAddrV4,
+        #[arg(default_value = "/")]
+        path: String,
     },
 }
 
@@ -68,8 +83,20 @@ fn is_root() -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Sub::ServeHttp { port }) = cli.command {
-        return http::serve(port);
+    if let Some(Sub::ServeHttp { port, bind }) = cli.command {
+        return http::serve(bind, port);
+    }
+    if let Some(Sub::HttpGet { addr, path }) = &cli.command {
+        return match http::get_path(*addr, path) {
+            http::Outcome::Node(body) => {
+                println!("{body}");
+                ExitCode::SUCCESS
+            }
+            http::Outcome::Failed(why) => {
+                eprintln!("hademo http-get {addr}{path}: {why}");
+                ExitCode::from(1)
+            }
+        };
     }
     if !is_root() {
         eprintln!(
@@ -150,6 +177,10 @@ fn demo(cli: &Cli, slot: &mut Option<DemoCluster>) -> Result<bool> {
     let cfg_dir = cli.config_dir.clone().unwrap_or_else(configs::default_dir);
     let cfg = DemoConfig::load(&cfg_dir, cli.slow)?;
     let bin_dir = bins::locate(cli.bin_dir.clone())?;
+    let ldirectord = match (&cfg.lvs, bins::ldirectord(&bin_dir)) {
+        (None, _) => Err("haresources has no ldirectord resource".to_owned()),
+        (Some(_), l) => l,
+    };
     if let Some(why) = ha_tests::env::missing(ha_tests::Needs::Ours, &bin_dir.join("nsinit")) {
         anyhow::bail!("cannot run the demo: {why}");
     }
@@ -158,23 +189,49 @@ fn demo(cli: &Cli, slot: &mut Option<DemoCluster>) -> Result<bool> {
         ours: bin_dir.clone(),
     };
     let prefix = cleanup::prefix_for(std::process::id());
-    print_intro(&cfg, &bin_dir, &prefix);
+    print_intro(&cfg, &bin_dir, &prefix, &ldirectord);
+    let plan = Plan {
+        ldirectord: ldirectord.as_ref().ok().cloned(),
+        agent: bin_dir.join("LVSRealServer"),
+    };
     let tl = Arc::new(Timeline::new());
-    let cluster = slot.insert(DemoCluster::build(&prefix, &cfg, &env)?);
-    let report = scenario::run(cluster, &cfg, &tl, !cli.non_interactive)?;
-    scenario::print_summary(&report, &cfg);
+    let cluster = slot.insert(DemoCluster::build(&prefix, &cfg, &env, &plan)?);
+    if let Some(r) = cluster.reals() {
+        println!("  web        {} on the real servers", r.web().describe());
+    }
+    let report = scenario::run(cluster, &cfg, &tl, !cli.non_interactive, ldirectord.err())?;
+    report::print_summary(&report, &cfg);
+    if let Some(p) = &cli.samples {
+        report::write_plot_data(&report, p)?;
+    }
     if !report.passed() {
         dump_logs(cluster);
     }
     Ok(report.passed())
 }
 
-fn print_intro(cfg: &DemoConfig, bin_dir: &std::path::Path, prefix: &str) {
+fn print_intro(
+    cfg: &DemoConfig,
+    bin_dir: &std::path::Path,
+    prefix: &str,
+    ldirectord: &Result<PathBuf, String>,
+) {
     let t = cfg.timing;
-    println!("heartbeat-rs demo: two directors, one client, one VIP");
+    match (&cfg.lvs, ldirectord) {
+        (Some(l), Ok(_)) => println!(
+            "heartbeat-rs demo: two directors (heartbeat + ldirectord), {} real servers, one client, one VIP",
+            l.reals.len()
+        ),
+        _ => println!("heartbeat-rs demo: two directors, one client, one VIP"),
+    }
     println!(
-        "  config     {} (ha.cf, authkeys, haresources)",
-        cfg.dir.display()
+        "  config     {} (ha.cf, authkeys, haresources{})",
+        cfg.dir.display(),
+        if cfg.lvs.is_some() {
+            ", ldirectord.cf, nginx-realserver.conf"
+        } else {
+            ""
+        }
     );
     println!(
         "  timing     keepalive {} ms, deadtime {} ms, initdead {} ms; auto_failback {}",
@@ -184,6 +241,28 @@ fn print_intro(cfg: &DemoConfig, bin_dir: &std::path::Path, prefix: &str) {
         if cfg.auto_failback { "on" } else { "off" }
     );
     println!("  daemon     {}/heartbeat (ours)", bin_dir.display());
+    match ldirectord {
+        Ok(l) => println!(
+            "  director   {} --ipvs auto (kernel IPVS if present, else the userspace forwarder)",
+            l.display()
+        ),
+        Err(why) if cfg.lvs.is_some() => println!(
+            "  director   NO ldirectord ({why}): the ldirectord resource is left out, \
+             the directors answer on the VIP themselves"
+        ),
+        Err(_) => {}
+    }
+    if let Some(l) = &cfg.lvs {
+        let reals: Vec<String> = l.reals.iter().map(|r| r.to_string()).collect();
+        println!(
+            "  reals      {} (LVS-DR: VIP on lo via LVSRealServer), negotiate GET {} =~ /{}/, quiescent {}, fallback {}",
+            reals.join(", "),
+            l.request,
+            l.receive,
+            if l.quiescent { "yes" } else { "no" },
+            l.fallback.map_or("none".into(), |f| f.to_string())
+        );
+    }
     println!(
         "  LAN        192.0.2.0/24 in namespaces {prefix}*: {} .11, {} .12, client .100; VIP {} (home {})",
         cfg.nodes.first().map_or("", String::as_str),

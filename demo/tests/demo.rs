@@ -79,21 +79,67 @@ fn demo_fails_over() {
     ] {
         assert!(out.contains(needle), "no {needle:?} in the demo output");
     }
+    // The real servers were made LVS-DR real servers by our agent, whatever
+    // story followed.
+    for rs in ["rs1", "rs2"] {
+        let needle = format!("{rs:<8} LVSRealServer start: VIP 192.0.2.50/32 on lo, eth0 arp_ignore=1 arp_announce=2");
+        assert!(out.contains(&needle), "no {needle:?} in the demo output");
+    }
     // Whichever story the demo told, it must say which one.
+    let lvs = out.contains(
+        "shown: membership, the VIP 192.0.2.50 and ldirectord moving node1 -> node2 -> node1",
+    );
     let vip =
         out.contains("shown: membership AND the VIP 192.0.2.50 moving node1 -> node2 -> node1");
     let membership = out.contains("shown: membership only");
-    assert!(vip ^ membership, "the summary must name what was shown");
+    assert_eq!(
+        [lvs, vip, membership].iter().filter(|b| **b).count(),
+        1,
+        "the summary must name what was shown"
+    );
+    if vip || lvs {
+        for needle in [
+            "node2    holds the VIP 192.0.2.50 (takeover)",
+            "[ ok ] VIP served by ",
+            "node1    holds the VIP 192.0.2.50 again (auto_failback on)",
+            "[ ok ] longest client outage ",
+            "longest outage: ",
+        ] {
+            assert!(out.contains(needle), "no {needle:?} in the demo output");
+        }
+    }
     if vip {
         for needle in [
             "client   GET http://192.0.2.50/ answered by node1",
             "client   GET http://192.0.2.50/ answered by node2",
-            "node2    holds the VIP 192.0.2.50 (takeover)",
             "[ ok ] VIP served by node2 after the failover",
-            "[ ok ] VIP served by node1 again (failback)",
+            "[ ok ] VIP served by node1 through node1 again (failback)",
         ] {
             assert!(out.contains(needle), "no {needle:?} in the demo output");
         }
+    }
+    if lvs {
+        for needle in [
+            "client   GET http://192.0.2.50/ answered by rs1",
+            "client   GET http://192.0.2.50/ answered by rs2",
+            "node1    ldirectord running (heartbeat resource",
+            "node2    ldirectord running (started by heartbeat on takeover",
+            "[ ok ] VIP served through ldirectord on node1 by every real server (rs1, rs2)",
+            "[ ok ] with rs1 down, ldirectord sent every request to rs2",
+            "[ ok ] rs1 back in rotation after its web server restarted",
+            "[ ok ] ldirectord runs on node2",
+            "[ ok ] ldirectord runs on node1 and no longer on node2",
+            "first success after failover (rs",
+            "answered by rs1: ",
+            "answered by rs2: ",
+        ] {
+            assert!(out.contains(needle), "no {needle:?} in the demo output");
+        }
+    } else {
+        assert!(
+            out.contains("NO ldirectord (") || out.contains("no ldirectord resource"),
+            "without ldirectord the demo must say why"
+        );
     }
     // The demo cleaned up after itself.
     let left = netns_with(&format!("hbdemo{pid}"));

@@ -132,27 +132,32 @@ pub fn role_from_proc_drbd(text: &str, minor: u32) -> Option<String> {
 }
 
 /// The status fallback when `drbdadm role` gave nothing usable.
-fn role_from_proc(adm: &mut dyn Drbdadm, res: &str) -> String {
-    let Ok(text) = std::fs::read_to_string("/proc/drbd") else {
+/// `proc_drbd`: the text of /proc/drbd, `None` when the module is not loaded.
+fn role_from_proc(adm: &mut dyn Drbdadm, res: &str, proc_drbd: Option<&str>) -> String {
+    let Some(text) = proc_drbd else {
         return "Unconfigured".into();
     };
-    let minor = |s: &str| s.trim().parse::<u32>().ok();
-    let dev = adm
-        .run(&["sh-dev", res])
-        .map(|(_, out)| out)
-        .unwrap_or_default();
-    let m = dev
-        .trim()
-        .strip_prefix("/dev/drbd")
-        .and_then(minor)
-        .or_else(|| {
-            adm.run(&["sh-minor", res])
-                .ok()
-                .and_then(|(_, out)| minor(&out))
-        });
+    // `$(…)` strips trailing newlines only; `[[ $m = *[!0-9]* ]]` is "has a
+    // non-digit", so an empty answer is no reason to ask sh-minor.
+    let output = |adm: &mut dyn Drbdadm, verb: &str| {
+        adm.run(&[verb, res])
+            .map(|(_, out)| out.trim_end_matches('\n').to_string())
+            .unwrap_or_default()
+    };
+    let non_digit = |s: &str| s.bytes().any(|b| !b.is_ascii_digit());
+    let dev = output(adm, "sh-dev");
+    let mut minor = dev.strip_prefix("/dev/drbd").unwrap_or(&dev).to_string();
+    if non_digit(&minor) {
+        minor = output(adm, "sh-minor");
+    }
+    let m = if minor.is_empty() || non_digit(&minor) {
+        None
+    } else {
+        minor.parse::<u32>().ok()
+    };
     match m {
         None => "Unknown".into(),
-        Some(m) => role_from_proc_drbd(&text, m)
+        Some(m) => role_from_proc_drbd(text, m)
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "Unconfigured".into()),
     }
@@ -166,7 +171,8 @@ pub fn status(adm: &mut dyn Drbdadm, res: &str, ocf: bool) -> (String, u8) {
         .unwrap_or_default();
     let mut role = local_role(&st).to_string();
     if !matches!(role.as_str(), "Primary" | "Secondary" | "Unconfigured") {
-        role = role_from_proc(adm, res);
+        let text = std::fs::read_to_string("/proc/drbd").ok();
+        role = role_from_proc(adm, res, text.as_deref());
     }
     match role.as_str() {
         "Primary" => ("running (Primary)".into(), 0),
@@ -326,6 +332,28 @@ mod tests {
         assert_eq!(run(&args(&[]), &mut adm, &mut || {}), 1);
         assert_eq!(run(&args(&["a", "b", "start"]), &mut adm, &mut || {}), 1);
         assert!(adm.calls.is_empty());
+    }
+
+    #[test]
+    fn unknown_role_falls_back_to_proc_drbd_like_the_script() {
+        let text = "version: 8.4.11\n 7: cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate C r-----\n";
+        // no module: Unconfigured without asking drbdadm
+        let mut adm = fake(&[]);
+        assert_eq!(role_from_proc(&mut adm, "r0", None), "Unconfigured");
+        assert!(adm.calls.is_empty());
+        // empty sh-dev: Unknown at once, no sh-minor (as the script)
+        let mut adm = fake(&[(false, ""), (false, "")]);
+        assert_eq!(role_from_proc(&mut adm, "nores", Some(text)), "Unknown");
+        assert_eq!(adm.calls, vec!["sh-dev nores"]);
+        // a by-res path: ask sh-minor; a sign is not a digit
+        let mut adm = fake(&[(true, "/dev/drbd/by-res/r0\n"), (true, "+7\n")]);
+        assert_eq!(role_from_proc(&mut adm, "r0", Some(text)), "Unknown");
+        assert_eq!(adm.calls, vec!["sh-dev r0", "sh-minor r0"]);
+        let mut adm = fake(&[(true, "/dev/drbd/by-res/r0\n"), (true, "7\n")]);
+        assert_eq!(role_from_proc(&mut adm, "r0", Some(text)), "Secondary");
+        let mut adm = fake(&[(true, "/dev/drbd7\n")]);
+        assert_eq!(role_from_proc(&mut adm, "r0", Some(text)), "Secondary");
+        assert_eq!(adm.calls, vec!["sh-dev r0"]);
     }
 
     #[test]

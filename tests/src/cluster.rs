@@ -27,6 +27,8 @@ pub struct ClusterSpec {
     hacf: HaCf,
     haresources: String,
     resource_scripts: Vec<(String, String)>,
+    private_files: Vec<(String, String, String)>,
+    binds: Vec<(std::path::PathBuf, String)>,
 }
 
 impl ClusterSpec {
@@ -38,6 +40,8 @@ impl ClusterSpec {
             hacf,
             haresources: "# no resource groups: membership only\n".into(),
             resource_scripts: Vec::new(),
+            private_files: Vec::new(),
+            binds: Vec::new(),
         }
     }
 
@@ -64,6 +68,21 @@ impl ClusterSpec {
         self
     }
 
+    /// An executable `name` in every node's private `dir` (see
+    /// [`NodeFiles::private_files`]), e.g. an LSB script in `/etc/init.d`.
+    pub fn private_file(mut self, dir: &str, name: &str, body: &str) -> Self {
+        self.private_files
+            .push((dir.to_owned(), name.to_owned(), body.to_owned()));
+        self
+    }
+
+    /// Bind the host directory `src` over `target` in every node (e.g. an
+    /// installed tree's `/usr/libexec/heartbeat`).
+    pub fn bind_dir(mut self, src: &std::path::Path, target: &str) -> Self {
+        self.binds.push((src.to_path_buf(), target.to_owned()));
+        self
+    }
+
     /// Create namespaces and node directories; nothing is started.
     pub fn build(self, env: &Env) -> Result<Cluster> {
         let prefix = fresh_prefix();
@@ -84,6 +103,8 @@ impl ClusterSpec {
                 authkeys: auth.authkeys(),
                 haresources: self.haresources.clone(),
                 resource_scripts: self.resource_scripts.clone(),
+                private_files: self.private_files.clone(),
+                binds: self.binds.clone(),
             };
             nodes.push(Node::prepare(
                 name,

@@ -180,6 +180,9 @@ fn crash_and_takeover(c: &mut Cluster, victim: &str, survivor: &str) -> Result<D
     wait_owner(c, survivor, Duration::from_secs(10))?;
     let took = t0.elapsed();
     eprintln!("crash of {victim} -> VIP on {survivor} after {took:?}");
+    if took > Timing::FAST.deadtime + TAKEOVER_SLACK {
+        c.node(survivor).dump_logs();
+    }
     ensure!(
         took <= Timing::FAST.deadtime + TAKEOVER_SLACK,
         "takeover after {took:?}, more than deadtime + {TAKEOVER_SLACK:?}"
@@ -334,7 +337,27 @@ fn run_ours_pair(c: &mut Cluster) -> Result<()> {
         took < Timing::FAST.deadtime + TAKEOVER_SLACK,
         "graceful stop: takeover after {took:?}"
     );
+    no_audit_errors(c)?;
     no_reboots(c)
+}
+
+/// heartbeat's AuditResources complaints ("Both machines own our
+/// resources!", "No one owns …") need a real overlap or orphan; the
+/// failover, failback, standby and stop above have none.
+fn no_audit_errors(c: &Cluster) -> Result<()> {
+    for n in c.nodes() {
+        let bad: Vec<String> = ["Both machines own", "No one owns"]
+            .iter()
+            .flat_map(|w| n.log_lines(w))
+            .collect();
+        if !bad.is_empty() {
+            for m in c.nodes() {
+                m.dump_logs();
+            }
+            bail!("{}: {bad:#?}", n.name());
+        }
+    }
+    Ok(())
 }
 
 /// auto_failback off: the group stays on node2 after node1 returns, until
@@ -352,6 +375,7 @@ fn ours_pair_auto_failback_off() {
         tool(c.node("node1"), "hb_takeover", "all")?;
         wait_owner(&c, "node1", Duration::from_secs(10))?;
         ping_vip(&c)?;
+        no_audit_errors(&c)?;
         no_reboots(&c)
     })()
     .unwrap();
@@ -431,4 +455,179 @@ fn mixed_ours_owner_real_peer() {
 #[test]
 fn mixed_real_owner_ours_peer() {
     mixed([Kind::Real, Kind::Ours]).unwrap();
+}
+
+/// A tiny OCF agent: every call logged with its OCF environment, state in
+/// the file `OCF_RESKEY_state` (default: one per instance under /run).
+const HBR_OCF: &str = r#"#!/bin/sh
+STATE=${OCF_RESKEY_state:-/run/hbr-ocf-$OCF_RESOURCE_INSTANCE.state}
+echo "ocf $1 inst=$OCF_RESOURCE_INSTANCE state=$STATE ra=$OCF_RA_VERSION_MAJOR.$OCF_RA_VERSION_MINOR root=$OCF_ROOT color=${OCF_RESKEY_color:-} nice=${HA_NICEFAILBACK:-}" >> /var/log/hbr.log
+case $1 in
+start)	touch "$STATE"; exit 0;;
+stop)	rm -f "$STATE"; exit 0;;
+monitor|status) [ -e "$STATE" ] && exit 0; exit 7;;
+meta-data) exit 0;;
+*)	exit 3;;
+esac
+"#;
+
+/// A tiny LSB init script (status: exit 0 running, 3 stopped).
+const HBR_LSB: &str = r#"#!/bin/sh
+echo "lsb $1" >> /var/log/hbr.log
+case $1 in
+start)	touch /run/hbr-lsb.state; exit 0;;
+stop)	rm -f /run/hbr-lsb.state; exit 0;;
+status)	if [ -e /run/hbr-lsb.state ]; then echo "hbrlsb is running"; exit 0; fi
+	echo "hbrlsb is not running"; exit 3;;
+*)	exit 2;;
+esac
+"#;
+
+fn hbr_calls(n: &Node) -> Vec<String> {
+    std::fs::read_to_string(n.dir().join("log/hbr.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn hbr_running(n: &Node) -> bool {
+    let run = n.dir().join("run");
+    n.is_powered_on()
+        && ["hbr-ocf-one.state", "hbr-lsb.state", "hbr-two.state"]
+            .iter()
+            .all(|f| run.join(f).exists())
+}
+
+/// `OCF::<type>::<instance>` (instance file in /etc/ha.d/conf/OCF), an LSB
+/// script from /etc/init.d and a bare OCF agent with name=value arguments,
+/// in one group: started left to right (each after its probe), stopped
+/// right to left, taken over by the peer on a graceful stop.
+#[test]
+fn ours_pair_runs_ocf_agents_and_lsb_scripts_in_order() {
+    let env = ha_tests::require!(Needs::Ours);
+    let hacf = HaCf::with_timing(Timing::FAST);
+    let c = ClusterSpec::new(Auth::Sha1("HI!".into()), hacf)
+        .node("node1", Kind::Ours)
+        .node("node2", Kind::Ours)
+        .haresources(
+            "node1 OCF::HbrDummy::one hbrlsb HbrDummy::state=/run/hbr-two.state::color=blue\n",
+        )
+        .private_file("/etc/init.d", "hbrlsb", HBR_LSB)
+        .private_file("/usr/lib/ocf/resource.d/heartbeat", "HbrDummy", HBR_OCF)
+        .build(&env)
+        .unwrap();
+    let mut c = c;
+    for n in c.nodes() {
+        let etc = n.dir().join("etc");
+        let inst = etc.join("conf/OCF/HbrDummy/one");
+        std::fs::create_dir_all(inst.parent().unwrap()).unwrap();
+        std::fs::write(&inst, "# instance one\nOCF_RESKEY_color=red\n").unwrap();
+    }
+    (|| -> Result<()> {
+        c.start_all()?;
+        c.wait_all_active(Duration::from_secs(20))?;
+        wait_for(
+            "node1 to run the group",
+            Duration::from_secs(25),
+            POLL,
+            || {
+                if hbr_running(c.node("node1")) {
+                    Ok(())
+                } else {
+                    Err(format!("calls {:?}", hbr_calls(c.node("node1"))))
+                }
+            },
+        )?;
+        let calls = hbr_calls(c.node("node1"));
+        let verbs: Vec<&str> = calls
+            .iter()
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                let kind = w.next().unwrap_or("");
+                let action = w.next().unwrap_or("");
+                match (kind, action) {
+                    ("ocf", "start") if l.contains("inst=one ") => "one start",
+                    ("ocf", "monitor") if l.contains("inst=one ") => "one monitor",
+                    ("ocf", "start") => "two start",
+                    ("ocf", "monitor") => "two monitor",
+                    ("lsb", "start") => "lsb start",
+                    ("lsb", "status") => "lsb status",
+                    _ => "other",
+                }
+            })
+            .collect();
+        ensure!(
+            verbs
+                == [
+                    "one monitor",
+                    "one start",
+                    "lsb status",
+                    "lsb start",
+                    "two monitor",
+                    "two start"
+                ],
+            "start order: {calls:#?}"
+        );
+        let one = calls
+            .iter()
+            .find(|l| l.starts_with("ocf start inst=one "))
+            .unwrap();
+        ensure!(
+            one.contains("ra=1.0")
+                && one.contains("root=/usr/lib/ocf ")
+                && one.contains("color=red")
+                && one.contains("nice=yes"),
+            "OCF environment of OCF::HbrDummy::one: {one}"
+        );
+        let two = calls
+            .iter()
+            .find(|l| l.starts_with("ocf start inst=HbrDummy_"))
+            .unwrap();
+        ensure!(
+            two.contains("state=/run/hbr-two.state") && two.contains("color=blue"),
+            "OCF environment of HbrDummy::state=…: {two}"
+        );
+        ensure!(
+            !c.node("node1")
+                .log_lines("ResourceManager(default)[")
+                .iter()
+                .filter(|l| l.contains("info: Running /etc/init.d/hbrlsb start"))
+                .collect::<Vec<_>>()
+                .is_empty(),
+            "no heartbeat-style Running line for the LSB script"
+        );
+        std::fs::write(c.node("node1").dir().join("log/hbr.log"), "")?;
+
+        // Graceful stop: right to left here, then the peer starts them all.
+        let n1 = c.node("node1");
+        let bin = ha_tests::env::ours_bin_dir().join("heartbeat");
+        let out = n1.exec(&[&bin.display().to_string(), "-k"], Duration::from_secs(60))?;
+        ensure!(out.status.success(), "heartbeat -k: {out:?}");
+        wait_for(
+            "node2 to run the group",
+            Duration::from_secs(15),
+            POLL,
+            || {
+                if hbr_running(c.node("node2")) {
+                    Ok(())
+                } else {
+                    Err(format!("calls {:?}", hbr_calls(c.node("node2"))))
+                }
+            },
+        )?;
+        let stops: Vec<String> = hbr_calls(c.node("node1"))
+            .into_iter()
+            .filter(|l| l.contains(" stop"))
+            .collect();
+        ensure!(
+            stops.len() == 3
+                && stops[0].contains("inst=HbrDummy_")
+                && stops[1] == "lsb stop"
+                && stops[2].contains("inst=one "),
+            "stop order: {stops:#?}"
+        );
+        no_reboots(&c)
+    })()
+    .unwrap();
 }

@@ -112,6 +112,20 @@ impl Respawn {
     pub fn path(&self) -> &str {
         self.command.split_ascii_whitespace().next().unwrap_or("")
     }
+
+    /// True for heartbeat's own ipfail, which our daemon runs built in: its
+    /// binary need not exist (distributions put it under different paths).
+    pub fn is_ipfail(&self) -> bool {
+        is_ipfail_command(&self.command)
+    }
+}
+
+/// True if a `respawn` command line runs heartbeat's ipfail
+/// (`/usr/lib/heartbeat/ipfail`, Debian's `/usr/libexec/heartbeat/ipfail`,
+/// RHEL's `/usr/lib64/heartbeat/ipfail`, …).
+pub fn is_ipfail_command(command: &str) -> bool {
+    let path = command.split_ascii_whitespace().next().unwrap_or("");
+    path.starts_with('/') && path.ends_with("/heartbeat/ipfail")
 }
 
 /// `apiauth client [uid=a,b] [gid=c,d]`: who may sign on to the API as
@@ -188,6 +202,10 @@ pub struct HaCf {
     pub nodes: Vec<String>,
     pub auto_failback: AutoFailback,
     pub ping_nodes: Vec<PingNode>,
+    /// For each of `ping_nodes`, how many `nodes` ha.cf named before it.
+    /// heartbeat keeps one node table in file order, ping nodes included,
+    /// and `cl_status listnodes` shows that order.
+    pub ping_node_positions: Vec<usize>,
     pub respawn: Vec<Respawn>,
     pub logfile: Option<PathBuf>,
     pub debugfile: Option<PathBuf>,

@@ -28,8 +28,10 @@ use crate::fence::{AfterFence, Fencer};
 use crate::fifo::{self, FifoInput};
 use crate::loadavg::LoadAvg;
 use crate::paths::DaemonPaths;
+use crate::ping::{PingSide, Route};
 use crate::ratelimit::RateLimit;
 use crate::resources::{AgentDone, Duty, Resources};
+use crate::respawn::{FailFast, Respawner};
 use crate::state::{self, GenerationSource};
 use crate::timer::DeadlineTimer;
 use crate::transport::{Received, Transport, TransportError, MAX_DATAGRAM};
@@ -95,6 +97,14 @@ pub enum Input {
     Fifo(FifoInput),
     Control(ControlRequest),
     Agent(AgentDone),
+    /// A `failfast` client died badly.
+    FailFast(FailFast),
+}
+
+impl From<FailFast> for Input {
+    fn from(f: FailFast) -> Self {
+        Input::FailFast(f)
+    }
 }
 
 impl From<AgentDone> for Input {
@@ -186,15 +196,6 @@ fn start_state(paths: &DaemonPaths) -> Result<StartState, DaemonError> {
 /// Directives this daemon parses but does not act on yet: say so, loudly,
 /// rather than let an operator believe they work.
 fn warn_unsupported(cf: &hb_config::HaCf) {
-    if !cf.ping_nodes.is_empty() {
-        tracing::warn!(
-            count = cf.ping_nodes.len(),
-            "ping/ping_group nodes are not supported by this heartbeat yet: ignored."
-        );
-    }
-    for r in cf.respawn.iter().chain(&cf.failfast) {
-        tracing::warn!(command = %r.command, "respawn/failfast clients are not supported by this heartbeat yet: not starting {}", r.command);
-    }
     if !cf.stonith.is_empty() || !cf.stonith_host.is_empty() {
         tracing::warn!("STONITH is not supported by this heartbeat yet: no node will be fenced.");
     }
@@ -217,6 +218,10 @@ struct Shell {
     debug: u32,
     core: Membership,
     rsc: Resources<Input>,
+    /// Ping nodes and the built-in ipfail.
+    ping: PingSide,
+    /// `respawn`/`failfast` clients, started at Comm_now_up.
+    respawn: Respawner,
     fencer: Box<dyn Fencer>,
     transport: Transport,
     tx: mpsc::Sender<Input>,
@@ -278,15 +283,29 @@ pub async fn run(
     };
 
     let now = Instant::now();
-    let core = Membership::with_tuning(
+    let mut links = links;
+    let (core, ping, clients) = crate::ping::setup(
+        &loaded,
         config::membership_config(&loaded, start),
         config::membership_tuning(&loaded),
+        &mut links,
         now,
+    );
+    let config_dir = paths
+        .config
+        .ha_cf
+        .parent()
+        .map_or_else(|| Path::new("/etc/ha.d").to_path_buf(), Path::to_path_buf);
+    let respawn = Respawner::new(
+        clients,
+        crate::agent::environment(&loaded, &config_dir, debug),
     );
     let keepalive = loaded.hacf.keepalive;
     let rsc = Resources::new(&loaded, &paths, debug, tx.clone(), now)?;
     let mut shell = Shell {
         rsc,
+        ping,
+        respawn,
         fencer,
         keys: loaded.authkeys.clone(),
         loadavg: LoadAvg::open(&paths.loadavg, keepalive.max(Duration::from_secs(1))),
@@ -326,6 +345,7 @@ pub async fn run(
         let next = [
             shell.core.poll_timeout(),
             shell.rsc.poll_timeout(),
+            shell.ping.poll_timeout(),
             shell.shutdown_deadline,
         ]
         .into_iter()
@@ -342,6 +362,7 @@ pub async fn run(
         tokio::select! {
             r = shell.transport.recv(&mut buf) => shell.handle_datagram(r, buf.get(..r.len).unwrap_or_default()),
             Some(input) = rx.recv() => shell.handle_input(input),
+            r = shell.ping.recv() => shell.handle_ping(r),
             () = timer.expired() => {
                 armed = None;
                 shell.handle_timer();
@@ -353,6 +374,7 @@ pub async fn run(
         }
     }
     if shell.exit != RunExit::Fenced {
+        shell.respawn.join().await;
         shell.cleanup();
     }
     Ok(shell.exit)
@@ -371,6 +393,7 @@ impl Shell {
         loop {
             let mut busy = self.drain_core();
             let now = Instant::now();
+            busy |= self.drain_ipfail(now);
             while let Some(duty) = self.rsc.poll_duty(now) {
                 busy = true;
                 match duty {
@@ -408,32 +431,35 @@ impl Shell {
                 }
             }
         }
-        let mut events = Vec::new();
         while let Some(ev) = self.core.poll_event() {
-            events.push(ev);
-        }
-        // Membership raises Comm_now_up after declaring the silent nodes
-        // dead at initdead; the resource manager must see the cluster up
-        // first, or its own mach_down report arrives while it is still in
-        // state 0 and the takeover never completes.
-        if let Some(i) = events.iter().position(|e| matches!(e, Event::CommUp)) {
-            let up = events.remove(i);
-            self.rsc.membership(Instant::now(), &up);
-            events.insert(i, up);
-        }
-        for ev in events {
             busy = true;
             crate::events::log_event(&ev, &self.loaded.local_node, &self.links);
-            if !matches!(ev, Event::CommUp) {
-                self.rsc.membership(Instant::now(), &ev);
+            let now = Instant::now();
+            let stable = self.rsc_stable();
+            let route = self.ping.event(now, &ev, &self.core, &self.links, stable);
+            if route == Route::Resources {
+                self.rsc.membership(now, &ev);
             }
             match ev {
                 Event::PartitionHealed { .. } => {
-                    // heartbeat: give up resources, then restart.
+                    // heartbeat.c's follow-up lines, then its
+                    // cause_shutdown_restart(): give up every resource
+                    // (the peer, if it saw the same, does likewise), and
+                    // start afresh so the pair negotiates like a cold boot.
+                    tracing::info!(
+                        "For information on cluster partitions, See URL: http://linux-ha.org/wiki/Split_Brain"
+                    );
+                    tracing::warn!("Deadtime value may be too small.");
+                    tracing::info!("See FAQ for information on tuning deadtime.");
+                    tracing::info!("URL: http://linux-ha.org/wiki/FAQ#Heavy_Load");
                     self.exit = RunExit::Restart;
                     self.begin_shutdown("partition");
                 }
-                Event::CommUp => self.open_control_socket(),
+                Event::CommUp => {
+                    self.open_control_socket();
+                    self.ping.comm_up();
+                    self.respawn.start(self.tx.clone());
+                }
                 Event::ShutdownComplete => self.finished = true,
                 Event::NodeStatus { ref node, new, .. }
                     if !self.local_links_logged
@@ -441,7 +467,8 @@ impl Shell {
                         && new == hb_membership::NodeStatus::Up =>
                 {
                     self.local_links_logged = true;
-                    for link in &self.links {
+                    // Ping links are the ping nodes', not ours.
+                    for link in self.links.iter().take(self.ping.first_link()) {
                         tracing::info!(event = "link", node = %node, "Link {node}:{link} up.");
                     }
                 }
@@ -507,6 +534,43 @@ impl Shell {
         self.refresh_loadavg(now);
         self.core.handle_timeout(now);
         self.rsc.timeout(now);
+        let stable = self.rsc_stable();
+        self.ping.timeout(now, &self.keys, stable);
+    }
+
+    /// ipfail's `is_stable`: our resources are not in transition.
+    fn rsc_stable(&self) -> bool {
+        self.rsc.rsc_status() != "transition"
+    }
+
+    fn handle_ping(&mut self, r: io::Result<(std::net::IpAddr, Vec<u8>)>) {
+        let now = Instant::now();
+        match r {
+            Ok((from, payload)) => self
+                .ping
+                .reply(now, from, &payload, &self.keys, &mut self.core),
+            Err(e) => {
+                if let Some(n) = self.bad_noise.allow(now) {
+                    tracing::error!(error = %e, suppressed = n, "Cannot read ping reply: {e}");
+                }
+            }
+        }
+    }
+
+    /// Carry out what the built-in ipfail decided.
+    fn drain_ipfail(&mut self, now: Instant) -> bool {
+        use hb_resources::ipfail::Output;
+        let mut busy = false;
+        while let Some(out) = self.ping.poll_output() {
+            busy = true;
+            match out {
+                Output::Send(msg) => self.send_client(now, msg),
+                Output::Standby(scope) => self.rsc.request(now, LocalRequest::Standby(scope)),
+                Output::TakeOver(node) => self.rsc.membership(now, &Event::NodeDead { node }),
+                Output::Log(level, text) => crate::ping::log_ipfail(level, &text),
+            }
+        }
+        busy
     }
 
     fn handle_input(&mut self, input: Input) {
@@ -519,6 +583,13 @@ impl Shell {
                 self.rsc.local_message(now, msg);
             }
             Input::Agent(done) => self.rsc.agent_done(now, done),
+            Input::FailFast(f) => {
+                tracing::error!(reason = %f.reason, "{}: rebooting this node.", f.reason);
+                if self.fencer.fence_local(&f.reason) == AfterFence::Die {
+                    self.exit = RunExit::Fenced;
+                    self.finished = true;
+                }
+            }
             Input::Fifo(FifoInput::Bad(e)) => {
                 tracing::warn!(error = %e, "Bad message on {}: {e}", self.paths.fifo.display())
             }
@@ -557,7 +628,10 @@ impl Shell {
     fn answer(&self, request: &Request) -> Response {
         match request {
             Request::Snapshot => Response::Snapshot(control::snapshot_from(
-                &self.core.nodes(),
+                &crate::ping::in_hacf_order(
+                    self.core.nodes(),
+                    &self.loaded.hacf.ping_node_positions,
+                ),
                 &self.links,
                 &self.loaded.local_node,
                 self.rsc.rsc_status(),
@@ -572,8 +646,15 @@ impl Shell {
             },
             // We host no API clients; a peer's clients are unknown to us:
             // heartbeat answers "offline" for a client it does not have.
-            Request::ClientStatus { node, .. } => {
-                if self.loaded.hacf.nodes.iter().any(|n| n == node) {
+            Request::ClientStatus { node, client } => {
+                if let Some(online) =
+                    self.ping
+                        .ipfail_client_status(node, client, &self.loaded.local_node)
+                {
+                    Response::ClientStatus {
+                        status: if online { "online" } else { "offline" }.to_owned(),
+                    }
+                } else if self.loaded.hacf.nodes.iter().any(|n| n == node) {
                     Response::ClientStatus {
                         status: "offline".to_owned(),
                     }
@@ -598,6 +679,7 @@ impl Shell {
             std::process::id()
         );
         self.releasing = true;
+        self.respawn.stop();
         self.rsc.request(Instant::now(), LocalRequest::Shutdown);
     }
 

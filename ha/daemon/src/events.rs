@@ -102,9 +102,12 @@ pub fn describe(ev: &Event, local: &str, media: &[String]) -> LogLine {
             first.saturating_sub(1),
             last.saturating_add(1)
         )),
-        Event::PartitionHealed { node } => {
-            LogLine::info(format!("Cluster node {node} returning after partition."))
-        }
+        // heartbeat.c logs this one at LOG_CRIT.
+        Event::PartitionHealed { node } => LogLine {
+            level: Level::ERROR,
+            crit: true,
+            text: format!("Cluster node {node} returning after partition."),
+        },
         Event::CommUp => LogLine::info("Comm_now_up(): updating status to active".to_owned()),
         Event::Deliver { node, msg } => LogLine {
             level: Level::DEBUG,

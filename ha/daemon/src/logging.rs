@@ -82,6 +82,37 @@ pub fn format_file_line(
     format!("{timestamp} {host} {entity}: [{pid}]: {level}: {msg}")
 }
 
+/// A line as heartbeat's shell scripts write it (`ha_log` of
+/// `ResourceManager`, `mach_down`, `hb_standby`, rc.d scripts):
+/// `2026/11/23_03:26:02  ResourceManager(default)[278]:    info: Running …`.
+/// The rc.d `ip-request-resp` script logs its info line without a level.
+pub fn shell_line(timestamp: &str, program: &str, pid: u32, level: &str, msg: &str) -> String {
+    if program == "ip-request-resp" && level == "info" {
+        return format!("{timestamp}  {program}(default)[{pid}]:    {msg}");
+    }
+    format!("{timestamp}  {program}(default)[{pid}]:    {level}: {msg}")
+}
+
+/// `HA_DATEFMT` (`%Y/%m/%d_%T`) in local time.
+pub fn shell_timestamp(unix_secs: i64) -> String {
+    let t: libc::time_t = unix_secs as libc::time_t;
+    // SAFETY: as in syslog_timestamp.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        return "0000/00/00_00:00:00".to_string();
+    }
+    format!(
+        "{:04}/{:02}/{:02}_{:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
 /// The part of a line that goes through `syslog()`.
 pub fn format_syslog_message(pid: u32, level: &str, msg: &str) -> String {
     format!("[{pid}]: {level}: {msg}")
@@ -119,6 +150,9 @@ pub fn line_now(entity: &str, level: Level, crit: bool, msg: &str) -> String {
 struct Fields {
     message: String,
     crit: bool,
+    /// `source`: which heartbeat program the line imitates (see
+    /// [`shell_line`]).
+    source: Option<String>,
     rest: String,
 }
 
@@ -134,6 +168,8 @@ impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message.push_str(value);
+        } else if field.name() == "source" {
+            self.source = Some(value.to_owned());
         } else {
             let _ = write!(self.rest, " {}={:?}", field.name(), value);
         }
@@ -181,6 +217,17 @@ where
         let mut msg = fields.message.replace('\n', " ");
         if !event.metadata().target().starts_with("heartbeat") {
             msg.push_str(&fields.rest);
+        }
+        let script = fields
+            .source
+            .as_deref()
+            .filter(|s| *s != "heartbeat" && self.style != Style::Syslog);
+        if let Some(program) = script {
+            let line = shell_line(&shell_timestamp(now_secs()), program, pid, level, &msg);
+            return match self.style {
+                Style::Stderr => writeln!(writer, "{line}{}", fields.rest),
+                _ => writeln!(writer, "{line}"),
+            };
         }
         match self.style {
             Style::Syslog => writeln!(writer, "{}", format_syslog_message(pid, level, &msg)),
@@ -374,6 +421,33 @@ pub fn init(targets: &LogTargets, entity: &str) -> Result<(), LoggingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn script_lines_match_real_resource_manager_lines() {
+        // From artifacts/exp-ucast/node1.ha-log.
+        let real = "2026/11/23_03:26:02  ResourceManager(default)[278]:    info: Running /etc/ha.d/resource.d/IPaddr 192.0.2.50/24/eth0 start";
+        let ours = shell_line(
+            "2026/11/23_03:26:02",
+            "ResourceManager",
+            278,
+            "info",
+            "Running /etc/ha.d/resource.d/IPaddr 192.0.2.50/24/eth0 start",
+        );
+        assert_eq!(ours, real);
+        let real = "2026/11/23_03:26:02  ip-request-resp(default)[259]:    received ip-request-resp IPaddr::192.0.2.50/24/eth0 OK yes";
+        let ours = shell_line(
+            "2026/11/23_03:26:02",
+            "ip-request-resp",
+            259,
+            "info",
+            "received ip-request-resp IPaddr::192.0.2.50/24/eth0 OK yes",
+        );
+        assert_eq!(ours, real);
+        let ts = shell_timestamp(0);
+        assert_eq!(ts.len(), "1970/01/01_00:00:00".len(), "{ts}");
+        assert_eq!(&ts[4..5], "/");
+        assert_eq!(&ts[10..11], "_");
+    }
 
     #[test]
     fn file_line_matches_a_real_heartbeat_line() {

@@ -1,7 +1,10 @@
 //! The shell around [`hb_resources::ResourceManager`]: builds its config
 //! from ha.cf + haresources, runs the agents it asks for (one at a time, see
-//! [`crate::agent`]), logs its lines, and hands the loop what only the loop
-//! may do (send through membership, begin the membership shutdown, fence).
+//! [`crate::agent`]: resource.d / init.d scripts as heartbeat runs them,
+//! `OCF::type::instance` and bare OCF agents natively), logs its lines
+//! (ResourceManager's in the scripts' `ha_log` format), and hands the loop
+//! what only the loop may do (send through membership, begin the membership
+//! shutdown, fence).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -54,6 +57,8 @@ pub struct Resources<T> {
     dirs: Vec<PathBuf>,
     env: Vec<(String, String)>,
     stderr_to: Option<PathBuf>,
+    /// `HA_DIR` (OCF instance files live in `conf/OCF` under it).
+    ha_dir: PathBuf,
     tx: mpsc::Sender<T>,
 }
 
@@ -75,6 +80,7 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
             dirs: paths.resource_dirs.clone(),
             env: agent::environment(loaded, &config_dir, debug),
             stderr_to: loaded.hacf.debugfile.clone(),
+            ha_dir: config_dir,
             tx,
         })
     }
@@ -153,43 +159,57 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
             );
             return;
         };
-        let Some(path) = agent::locate(&self.dirs, &res.script) else {
-            tracing::error!(source = "ResourceManager", script = %res.script, "Cannot locate resource script {}", res.script);
-            self.rm.handle_agent_result(
-                now,
-                req.op,
-                AgentResult {
-                    outcome: AgentOutcome::SpawnFailed(format!(
-                        "Cannot locate resource script {}",
-                        res.script
-                    )),
-                    stdout: String::new(),
-                },
-            );
-            return;
+        let mut env = self.env.clone();
+        let mut ocf_label = None;
+        let (path, args, shown) = match self.plan(&res.script, &res.args, req.action) {
+            Ok(Planned::Script(path)) => {
+                let mut args = res.args.clone();
+                args.push(req.action.as_str().to_owned());
+                let shown = path.display().to_string();
+                (path, args, shown)
+            }
+            Ok(Planned::Ocf(run)) => {
+                env.extend(run.env);
+                ocf_label = Some(run.label);
+                let shown = run.agent.display().to_string();
+                (run.program, run.args, shown)
+            }
+            Err(why) => {
+                tracing::error!(source = "ResourceManager", script = %res.script, "{why}");
+                self.rm.handle_agent_result(
+                    now,
+                    req.op,
+                    AgentResult {
+                        outcome: AgentOutcome::SpawnFailed(why),
+                        stdout: String::new(),
+                    },
+                );
+                return;
+            }
         };
-        let mut args = res.args.clone();
-        args.push(req.action.as_str().to_owned());
         if req.action != Action::Status {
-            tracing::info!(
-                source = "ResourceManager",
-                "Running {} {}",
-                path.display(),
-                args.join(" ")
-            );
+            // heartbeat's line names the script and its arguments; for an
+            // OCF agent, the agent and the action it gets.
+            let shown_args = match &ocf_label {
+                Some(_) => args.last().cloned().unwrap_or_default(),
+                None => args.join(" "),
+            };
+            tracing::info!(source = "ResourceManager", "Running {shown} {shown_args}");
         }
         let inv = Invocation {
             path,
             args,
-            env: self.env.clone(),
+            env,
             timeout: req.timeout,
             stderr_to: self.stderr_to.clone(),
         };
         let tx = self.tx.clone();
         let (op, action) = (req.op, req.action);
         tokio::spawn(async move {
-            let shown = inv.path.display().to_string();
-            let result = agent::run(inv).await;
+            let mut result = agent::run(inv).await;
+            if let Some(label) = &ocf_label {
+                result = agent::ocf::translate(label, action, result);
+            }
             if action != Action::Status {
                 match &result.outcome {
                     AgentOutcome::Exited(0) => {}
@@ -221,6 +241,36 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
             }
             let _ = tx.send(AgentDone { op, result }.into()).await;
         });
+    }
+}
+
+enum Planned {
+    Script(PathBuf),
+    Ocf(agent::ocf::OcfRun),
+}
+
+impl<T> Resources<T> {
+    /// `OCF::…` natively; otherwise the script from resource.d / init.d
+    /// (heartbeat's lookup), else an OCF agent of that name.
+    fn plan(&self, script: &str, args: &[String], action: Action) -> Result<Planned, String> {
+        let root = self
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "OCF_ROOT")
+            .map_or_else(
+                || PathBuf::from(agent::ocf::ROOT),
+                |(_, v)| PathBuf::from(v),
+            );
+        if script != "OCF" {
+            if let Some(path) = agent::locate(&self.dirs, script) {
+                return Ok(Planned::Script(path));
+            }
+        }
+        match agent::ocf::plan(&root, &self.ha_dir, script, args, action)? {
+            Some(run) => Ok(Planned::Ocf(run)),
+            None => Err(format!("Cannot locate resource script {script}")),
+        }
     }
 }
 

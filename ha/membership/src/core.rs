@@ -82,6 +82,8 @@ pub struct Membership {
     pub(crate) events: VecDeque<Event>,
     pub(crate) shutdown: Shutdown,
     pub(crate) stats: Stats,
+    /// Ping nodes ([`crate::ping`]), apart from the cluster members.
+    pub(crate) ping: Vec<crate::ping::PingMember>,
 }
 
 impl Membership {
@@ -91,7 +93,20 @@ impl Membership {
 
     /// Like [`Membership::new`], with non-default [`Tuning`] (ha.cf's
     /// `max_rexmit_delay`, or fast timings for tests).
-    pub fn with_tuning(mut config: Config, mut tuning: Tuning, now: Instant) -> Self {
+    pub fn with_tuning(config: Config, tuning: Tuning, now: Instant) -> Self {
+        Self::with_ping_nodes(config, tuning, Vec::new(), now)
+    }
+
+    /// Like [`Membership::with_tuning`], with ha.cf's ping nodes known from
+    /// the first packet on: heartbeat counts them in every `ttl` it sends
+    /// (hopfudge + all nodes, ping nodes included: `ttl=4` for two nodes and
+    /// one ping node in the reference capture).
+    pub fn with_ping_nodes(
+        mut config: Config,
+        mut tuning: Tuning,
+        ping: Vec<crate::PingSpec>,
+        now: Instant,
+    ) -> Self {
         normalize(&mut config, &mut tuning);
         let mut rng = SplitMix64::new(config.seed);
         let nodes: Vec<Node> = config
@@ -135,8 +150,12 @@ impl Membership {
             events: VecDeque::new(),
             shutdown: Shutdown::Running,
             stats: Stats::default(),
+            ping: Vec::new(),
         };
         m.nodes[m.local].uuid = Some(m.config.uuid);
+        for p in ping {
+            m.add_ping_node(now, p);
+        }
         m.boot(now);
         m
     }
@@ -309,18 +328,27 @@ impl Membership {
 
     /// A node's status, `None` if it is not configured.
     pub fn node_status(&self, node: &str) -> Option<NodeStatus> {
-        self.index_of(node).map(|i| {
-            if i == self.local {
-                self.local_status
-            } else {
-                self.nodes[i].status
-            }
-        })
+        self.index_of(node)
+            .map(|i| {
+                if i == self.local {
+                    self.local_status
+                } else {
+                    self.nodes[i].status
+                }
+            })
+            .or_else(|| {
+                self.ping_views()
+                    .into_iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(node))
+                    .map(|p| p.status)
+            })
     }
 
-    /// Every configured node (local included), for `cl_status`.
+    /// Every configured node (local included), then the ping nodes, for
+    /// `cl_status`.
     pub fn nodes(&self) -> Vec<NodeView> {
-        self.nodes
+        let mut all: Vec<NodeView> = self
+            .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| NodeView {
@@ -345,7 +373,9 @@ impl Membership {
                     })
                     .collect(),
             })
-            .collect()
+            .collect();
+        all.extend(self.ping_views());
+        all
     }
 
     pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
@@ -405,7 +435,9 @@ impl Membership {
             generation: self.config.generation,
             ts: self.config.wall_clock_at_start.saturating_add(elapsed),
             ld: &self.loadavg,
-            ttl: u64::from(self.config.hopfudge).saturating_add(self.nodes.len() as u64),
+            ttl: u64::from(self.config.hopfudge)
+                .saturating_add(self.nodes.len() as u64)
+                .saturating_add(self.ping.len() as u64),
         };
         let uuid_of = |name: &str| self.index_of(name).and_then(|i| self.nodes[i].uuid);
         let name_of = |uuid: &[u8]| {

@@ -35,6 +35,7 @@ impl Membership {
         }
         self.check_nodes(now);
         self.check_links(now);
+        self.check_ping_nodes(now);
         for i in 0..self.nodes.len() {
             if i == self.local {
                 continue;
@@ -124,6 +125,7 @@ impl Membership {
             }
         };
         consider(self.bump_ends);
+        consider(self.next_ping_deadline());
         if let Comm::AskingNodes { retry_at, .. } = self.comm {
             consider(Some(retry_at));
         }

@@ -14,8 +14,10 @@
 //!   `load_haresources` returns them.
 //! * Every `hb_membership::Event` goes to `handle_membership` (the RM needs
 //!   `CommUp`, `NodeStatus`, `NodeDead`, `NodeRestarted`, `PeerShutdown` and
-//!   `Deliver`; the rest is ignored). Our own messages are applied when sent;
-//!   a `Deliver` from the local node is ignored.
+//!   `Deliver`; the rest is ignored), in the order membership raises them:
+//!   a `NodeDead` before `CommUp` (initdead) is recovered once the cluster
+//!   is up, so either order of the two works. Our own messages are applied
+//!   when sent; a `Deliver` from the local node is ignored.
 //! * `Command::Send` goes to `Membership::send`; `Command::ShutdownReady`
 //!   means "every group released": call `Membership::shutdown` (it sends
 //!   `shutdone`). Messages local scripts write to the FIFO go through
@@ -62,7 +64,9 @@
 //!   the set of every group that still runs, may run, or has a take queued
 //!   here; when that shrinks while idle a fresh report is sent. heartbeat
 //!   clears bits before the stops (`rsc_hold=none info=shutdown`), so a peer
-//!   booting meanwhile starts groups that are still being stopped.
+//!   booting meanwhile starts groups that are still being stopped. A
+//!   standby job reports again when its stops/starts are done, just before
+//!   its `done`, so the partner never audits a stale word.
 //! * **Orphan repair**: heartbeat only logs "No one owns our local
 //!   resources!"; when a fresh stable report of the peer agrees, we take
 //!   our local groups back (each side only repairs its own set).
@@ -94,6 +98,7 @@ mod command;
 mod config;
 mod exec;
 mod hold;
+pub mod ipfail;
 mod log;
 mod manager;
 pub mod messages;

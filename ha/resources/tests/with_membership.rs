@@ -85,6 +85,21 @@ fn crash_then_takeover_then_auto_failback() {
     c.run_for(secs(2));
     assert_eq!(c.rm(N1).rsc_status(), RscStatus::Held(Hold::LOCAL));
     assert_eq!(c.rm(N2).rsc_status(), RscStatus::Held(Hold::LOCAL));
+    no_audit_errors(&c);
+}
+
+/// The failback's `done` used to overtake the giver's updated report, so
+/// the taker logged "Both machines own our resources!" (and the giver "No
+/// one owns foreign resources!") with nothing running twice.
+fn no_audit_errors(c: &Cluster) {
+    for i in [N1, N2] {
+        let bad: Vec<_> = c.nodes[i]
+            .logs
+            .iter()
+            .filter(|(_, l)| l.text.contains("Both machines own") || l.text.contains("No one owns"))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?}\n{}", c.dump());
+    }
 }
 
 #[test]
@@ -130,6 +145,7 @@ fn standby_and_graceful_stop() {
     assert!(c.has_log(N2, "Received shutdown notice from 'node1'."));
     c.run_for(secs(5));
     assert!(!c.is_up(N1), "node1 finished its shutdown");
+    no_audit_errors(&c);
 }
 
 #[test]

@@ -268,6 +268,10 @@ fn ucast_peers_must_be_addresses() {
         h.ping_nodes,
         [PingNode::Single("2001:db8::fe".parse().unwrap())]
     );
+    // Declared before any node line.
+    assert_eq!(h.ping_node_positions, [0]);
+    let h = parse("bcast eth0\nnode a\nping 192.0.2.1\nnode b\nping 192.0.2.2\n");
+    assert_eq!(h.ping_node_positions, [1, 2]);
 }
 
 #[test]
@@ -589,9 +593,23 @@ impl Host for FakeHost {
 }
 
 #[test]
+fn ipfail_needs_no_binary_because_it_is_built_in() {
+    let text = with_base("respawn hacluster /usr/lib/heartbeat/ipfail\nfailfast hacluster /usr/lib/heartbeat/ipfail\n");
+    let e = parse_outcome(Path::new("ha.cf"), &text, &FakeHost)
+        .result
+        .unwrap_err();
+    // respawn is accepted; failfast of it is not ipfail's job.
+    let e: Vec<String> = e.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        e,
+        ["ha.cf:5: Client child command [/usr/lib/heartbeat/ipfail] is not executable"]
+    );
+}
+
+#[test]
 fn load_checks_users_groups_and_commands() {
     let text = with_base(
-        "respawn nobody1 /usr/libexec/heartbeat/ipfail\nrespawn hacluster /usr/lib64/heartbeat/ipfail\n\
+        "respawn nobody1 /usr/libexec/heartbeat/ipfail\nrespawn hacluster /usr/lib64/heartbeat/notipfail\n\
          apiauth x uid=ghost\napiauth y gid=haclient,ghosts,42\napiauth z uid=hacluster,1000\n",
     );
     let e = parse_outcome(Path::new("ha.cf"), &text, &FakeHost)
@@ -602,7 +620,7 @@ fn load_checks_users_groups_and_commands() {
         e,
         [
             "ha.cf:4: Invalid uid [nobody1] specified for client child",
-            "ha.cf:5: Client child command [/usr/lib64/heartbeat/ipfail] is not executable",
+            "ha.cf:5: Client child command [/usr/lib64/heartbeat/notipfail] is not executable",
             "ha.cf:6: Bad uid list [ghost]: no user ghost",
             "ha.cf:7: Bad gid list [haclient,ghosts,42]: no group ghosts",
         ]

@@ -69,7 +69,10 @@ impl Parser<'_> {
                 if !self.host.user_exists(user) {
                     return Err(format!("Invalid uid [{user}] specified for client child"));
                 }
-                if !self.host.is_executable(Path::new(child.path())) {
+                // ipfail runs built in (hb-resources' ipfail), wherever
+                // the distribution would have installed the binary.
+                let builtin = kind == "respawn" && child.is_ipfail();
+                if !builtin && !self.host.is_executable(Path::new(child.path())) {
                     return Err(format!(
                         "Client child command [{}] is not executable",
                         child.path()

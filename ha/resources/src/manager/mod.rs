@@ -133,6 +133,9 @@ pub struct ResourceManager {
     fenced: bool,
     handoff: Option<(Instant, Hold)>,
     start_failures: Vec<u32>,
+    /// Peers declared dead before Comm_now_up (initdead), recovered once
+    /// the cluster is up, whichever event membership hands us first.
+    dead_at_boot: Vec<String>,
 }
 
 impl ResourceManager {
@@ -192,6 +195,7 @@ impl ResourceManager {
             giveup_started: false,
             fenced: false,
             handoff: None,
+            dead_at_boot: Vec::new(),
         };
         if rm.peers.len() > 1 {
             rm.log(
@@ -231,6 +235,7 @@ impl ResourceManager {
                 }
                 self.legacy_ask_again();
             }
+            Event::NodeDead { node } if !self.comm_up => self.dead_before_comm_up(node),
             Event::NodeDead { node } => self.recover_dead_resources(now, node),
             Event::PeerShutdown { node } => self.peer_shutdown(now, node),
             // Our own messages were applied when we sent them; membership

@@ -17,7 +17,6 @@ use crate::messages::{self, Incoming, StandbyPhase};
 
 impl ResourceManager {
     pub(super) fn comm_up_action(&mut self, now: Instant) {
-        let _ = now;
         self.peer_report_fresh = false;
         if self.comm_up {
             return;
@@ -25,15 +24,18 @@ impl ResourceManager {
         self.comm_up = true;
         // Membership raises Comm_now_up once every peer was heard or
         // declared dead; the first packet heard need not be a status, so a
-        // peer without news is alive.
+        // peer without news is alive. It is not marked heard (heartbeat's
+        // `anypacketsyet`): the initdead NodeDead may come right after
+        // this, and a node never heard from must be treated as one that may
+        // hold resources, as in the other order.
         for p in &mut self.peers {
             if p.status.is_none() {
                 p.status = Some(NodeStatus::Up);
-                p.heard = true;
             }
         }
         if self.shutdown_in_progress {
             // Stopped before the cluster came up: take part in nothing.
+            self.dead_at_boot.clear();
             return;
         }
         if self.peers.iter().all(Peer::alive) {
@@ -54,6 +56,28 @@ impl ResourceManager {
             self.rstate = RState::Starting;
         } else {
             self.req_our_resources(false);
+        }
+        self.recover_dead_at_boot(now);
+    }
+
+    /// Membership declared `node` dead before Comm_now_up. heartbeat only
+    /// handles resources from Comm_now_up on; recovering now would run the
+    /// mach_down job in state 0, where its own `resource … mach_down`
+    /// report is dropped and the node stays in `transition` for good.
+    pub(super) fn dead_before_comm_up(&mut self, node: &str) {
+        let Some(p) = self.peer_mut(node) else { return };
+        p.status = Some(NodeStatus::Dead);
+        if !self.dead_at_boot.iter().any(|n| n == node) {
+            self.dead_at_boot.push(node.to_string());
+        }
+    }
+
+    fn recover_dead_at_boot(&mut self, now: Instant) {
+        for node in std::mem::take(&mut self.dead_at_boot) {
+            // Heard again in the meantime: it negotiates like any peer.
+            if self.peers.iter().any(|p| p.name == node && !p.alive()) {
+                self.recover_dead_resources(now, &node);
+            }
         }
     }
 
@@ -119,7 +143,12 @@ impl ResourceManager {
                 isstable,
                 info,
             } => {
-                let hold = meant.map_or(hold, |h| Some(h.as_str()));
+                // A report of ours says what we held when we sent it; the
+                // copy comes back after later handlers may have changed
+                // that (req_our_resources right after a reply report), and
+                // re-applying the old word would roll it back. Our word is
+                // current by construction.
+                let hold = meant.map_or(hold, |_| Some(self.i_hold.as_str()));
                 self.process_resources(now, true, hold, full, isstable, info)
             }
             Incoming::AskResources { hold, info } => {

@@ -398,6 +398,19 @@ impl Cluster {
             for (t, l) in n.logs.iter().rev().take(60).rev() {
                 s.push_str(&format!("  {t:?} {}: {l}\n", l.source.as_str()));
             }
+            for (t, m) in n.sent.iter().rev().take(30).rev() {
+                let d: Vec<String> = m
+                    .fields()
+                    .iter()
+                    .map(|f| match &f.value {
+                        hb_wire::Value::Str(v) => {
+                            format!("{}={}", f.name, String::from_utf8_lossy(v))
+                        }
+                        other => format!("{}={other:?}", f.name),
+                    })
+                    .collect();
+                s.push_str(&format!("  {t:?} sent {}\n", d.join(" ")));
+            }
         }
         s
     }

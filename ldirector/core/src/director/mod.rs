@@ -91,6 +91,23 @@ pub enum RealState {
     Down,
 }
 
+/// One real of one virtual service as [`Director::members`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub virt: VirtualAddr,
+    /// The IPVS destination.
+    pub dest: SocketAddr,
+    /// The real as configured.
+    pub configured: SocketAddr,
+    /// Configured weight.
+    pub weight: u32,
+    /// `None` for reals without a check (`checktype=on|off`, no service).
+    pub check: Option<CheckId>,
+    pub state: RealState,
+    pub failcount: u32,
+    pub maintenance: bool,
+}
+
 #[derive(Clone, Debug)]
 struct Member {
     real: usize,
@@ -870,6 +887,32 @@ impl Director {
                     m.state
                 }
             })
+    }
+
+    /// Every real of every virtual service with its state, for status
+    /// reports (in configuration order).
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let mut out = Vec::new();
+        for (v, vs) in self.config.virtuals.iter().zip(&self.virts) {
+            for m in &vs.members {
+                let weight = v.reals.get(m.real).map(|r| r.weight).unwrap_or(0);
+                out.push(MemberInfo {
+                    virt: v.addr,
+                    dest: m.dest,
+                    configured: m.configured,
+                    weight,
+                    check: m.check,
+                    state: if m.maintenance {
+                        RealState::Down
+                    } else {
+                        m.state
+                    },
+                    failcount: m.failcount,
+                    maintenance: m.maintenance,
+                });
+            }
+        }
+        out
     }
 
     /// Number of distinct checks being run.

@@ -242,11 +242,14 @@ pub fn judge_http(method: HttpMethod, receive: &Regex, bytes: &[u8], eof: bool) 
         .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
     {
         match dechunk(rest) {
-            Some(b) => b,
-            None if eof => {
+            Chunked::Body(b) => b,
+            Chunked::Malformed => {
+                return HttpProgress::Done(Verdict::Down("malformed chunked body".into()))
+            }
+            Chunked::Incomplete if eof => {
                 return HttpProgress::Done(Verdict::Down("truncated chunked body".into()))
             }
-            None => return HttpProgress::Incomplete,
+            Chunked::Incomplete => return HttpProgress::Incomplete,
         }
     } else if let Some(len) = header("content-length").and_then(|l| l.parse::<usize>().ok()) {
         if rest.len() >= len {
@@ -264,30 +267,45 @@ pub fn judge_http(method: HttpMethod, receive: &Regex, bytes: &[u8], eof: bool) 
     if !(200..300).contains(&code) {
         return HttpProgress::Done(Verdict::Down(status_line));
     }
-    if receive.as_str().is_empty() || receive.is_match(&String::from_utf8_lossy(&body)) {
+    if receive.as_str().is_empty() || super::perl_match(receive, &String::from_utf8_lossy(&body)) {
         HttpProgress::Done(Verdict::Up(status_line))
     } else {
         HttpProgress::Done(Verdict::Down("receive string not found".into()))
     }
 }
 
-/// Decode a complete chunked body; `None` if incomplete or malformed.
-fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+enum Chunked {
+    Body(Vec<u8>),
+    Incomplete,
+    Malformed,
+}
+
+/// Decode a chunked body (trailers are ignored, like the chunk
+/// extensions).
+fn dechunk(mut b: &[u8]) -> Chunked {
     let mut out = Vec::new();
     loop {
-        let line_end = b.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&b[..line_end]).ok()?;
-        let size_text = size_text.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_text, 16).ok()?;
-        b = &b[line_end + 2..];
+        let Some(line_end) = b.windows(2).position(|w| w == b"\r\n") else {
+            return Chunked::Incomplete;
+        };
+        let size = std::str::from_utf8(b.get(..line_end).unwrap_or_default())
+            .ok()
+            .and_then(|l| l.split(';').next())
+            .and_then(|l| usize::from_str_radix(l.trim(), 16).ok());
+        // A size that cannot be in memory is as malformed as one that is not
+        // hex (and `size + 2` must not overflow).
+        let Some((size, with_crlf)) = size.and_then(|s| Some((s, s.checked_add(2)?))) else {
+            return Chunked::Malformed;
+        };
+        b = b.get(line_end + 2..).unwrap_or_default();
         if size == 0 {
-            return Some(out);
+            return Chunked::Body(out);
         }
-        if b.len() < size + 2 {
-            return None;
-        }
-        out.extend_from_slice(&b[..size]);
-        b = &b[size + 2..];
+        let Some(data) = b.get(..size).filter(|_| b.len() >= with_crlf) else {
+            return Chunked::Incomplete;
+        };
+        out.extend_from_slice(data);
+        b = b.get(with_crlf..).unwrap_or_default();
     }
 }
 
@@ -416,6 +434,31 @@ mod tests {
             judge_http(HttpMethod::Get, &re(""), b"SSH-2.0-OpenSSH\r\n", true),
             HttpProgress::Done(Verdict::Down(_))
         ));
+    }
+
+    #[test]
+    fn hostile_chunk_sizes_are_malformed_not_a_panic() {
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for chunks in [
+            &b"ffffffffffffffff\r\nx"[..],
+            b"fffffffffffffffe\r\nx",
+            b"1ffffffffffffffff\r\nx",
+            b"zz\r\nx",
+        ] {
+            let resp = [head.as_slice(), chunks].concat();
+            assert_eq!(
+                judge_http(HttpMethod::Get, &re(""), &resp, false),
+                HttpProgress::Done(Verdict::Down("malformed chunked body".into())),
+                "{}",
+                String::from_utf8_lossy(chunks)
+            );
+        }
+        // A big but representable size is just not there yet.
+        let resp = [head.as_slice(), b"fffffff\r\nx"].concat();
+        assert_eq!(
+            judge_http(HttpMethod::Get, &re(""), &resp, false),
+            HttpProgress::Incomplete
+        );
     }
 
     #[test]

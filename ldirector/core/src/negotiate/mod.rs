@@ -3,8 +3,9 @@
 //! timeouts and feeds bytes in.
 //!
 //! Covered: http/https/http_proxy ([`http`]), nntp, simpletcp, sip, and the
-//! smtp/submission, pop, imap line dialogs ([`Dialog`]). Not (yet): ftp (needs
-//! a data connection), dns, ldap, radius, mysql/pgsql/oracle.
+//! smtp/submission, pop, imap line dialogs ([`Dialog`]). ftp, dns, ldap,
+//! radius, mysql and pgsql keep their small codecs next to their I/O in
+//! `ld-checks`; oracle is not supported.
 
 pub mod http;
 
@@ -35,6 +36,13 @@ pub enum NegotiateError {
     NoDialog(Service),
 }
 
+/// `text =~ /receive/` as Perl sees it: Perl's `$` also matches before a
+/// final newline (the body of a page, a line read with `<$sock>`), Rust's
+/// only at the very end. So a text ending in `\n` is tried without it too.
+pub fn perl_match(receive: &Regex, text: &str) -> bool {
+    receive.is_match(text) || text.strip_suffix('\n').is_some_and(|t| receive.is_match(t))
+}
+
 /// `check_nntp`: up when the first read (≤ 64 bytes) starts with `2`.
 pub fn judge_nntp(banner: &[u8]) -> Verdict {
     let head = &banner[..banner.len().min(64)];
@@ -55,7 +63,7 @@ pub fn simpletcp_request(request: &str) -> Vec<u8> {
 /// `check_simpletcp`: up when a received line matches `receive`.
 pub fn judge_simpletcp(receive: &Regex, response: &[u8]) -> Verdict {
     let text = String::from_utf8_lossy(response);
-    match text.split_inclusive('\n').find(|l| receive.is_match(l)) {
+    match text.split_inclusive('\n').find(|l| perl_match(receive, l)) {
         Some(l) => Verdict::Up(l.trim_end().to_string()),
         None => Verdict::Down("No OK".into()),
     }
@@ -82,10 +90,19 @@ pub fn sip_request(login: &str, local: std::net::SocketAddr, call_id: &str) -> V
     .into_bytes()
 }
 
+/// Longest SIP status line [`judge_sip`] waits for: the callers append
+/// reads to one buffer until it decides, so this bounds both the buffer and
+/// the rescans.
+pub const MAX_STATUS_LINE: usize = 8 * 1024;
+
 /// `check_sip`: up when the first line starts with `SIP/2.0 200 OK`. `None`
 /// while the first line is incomplete.
 pub fn judge_sip(response: &[u8]) -> Option<Verdict> {
-    let end = response.iter().position(|b| *b == b'\n')?;
+    let head = response.get(..MAX_STATUS_LINE).unwrap_or(response);
+    let Some(end) = head.iter().position(|b| *b == b'\n') else {
+        return (response.len() >= MAX_STATUS_LINE)
+            .then(|| Verdict::Down(format!("no status line in {MAX_STATUS_LINE} bytes")));
+    };
     let line = String::from_utf8_lossy(&response[..end]);
     let line = line.trim_end_matches('\r').to_string();
     Some(if line.starts_with("SIP/2.0 200 OK") {
@@ -119,6 +136,12 @@ enum Expect {
     /// IMAP tagged `a1 OK`.
     ImapTagged,
 }
+
+/// Most a [`Dialog`] buffers while waiting for one reply (a greeting with
+/// its continuation lines, IMAP untagged data). Real replies are a few
+/// hundred bytes; without a cap a server sending an endless line would grow
+/// the buffer and rescan it on every read.
+pub const MAX_REPLY: usize = 64 * 1024;
 
 /// The smtp/submission, pop and imap checks as a dialog over lines: what
 /// Net::SMTP, Mail::POP3Client and Net::IMAP::Simple do for ldirectord
@@ -199,10 +222,23 @@ impl Dialog {
         let Some((_, expect)) = self.steps.first().cloned() else {
             return self.done(Verdict::Up("OK".into()));
         };
-        let Some((reply, used)) = complete_reply(&self.buf, expect) else {
-            return DialogStep::Wait;
+        let reply = match scan_reply(&self.buf, expect) {
+            Scan::Reply(reply, used) => {
+                self.buf.drain(..used);
+                reply
+            }
+            Scan::Partial(skip) => {
+                // Lines before the last of a reply are never looked at
+                // again: drop them so that each read costs its own size.
+                self.buf.drain(..skip);
+                if self.buf.len() > MAX_REPLY {
+                    return self.done(Verdict::Down(format!(
+                        "no complete line in {MAX_REPLY} bytes"
+                    )));
+                }
+                return DialogStep::Wait;
+            }
         };
-        self.buf.drain(..used);
         let ok = match expect {
             Expect::Smtp2xx => reply.starts_with('2'),
             Expect::PopOk => reply.starts_with("+OK"),
@@ -236,21 +272,29 @@ fn imap_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// The next complete reply in `buf` for `expect`: (its last line, bytes used).
-/// IMAP untagged data before a tagged reply is skipped.
-fn complete_reply(buf: &[u8], expect: Expect) -> Option<(String, usize)> {
+enum Scan {
+    /// A complete reply: its last line and the bytes it used.
+    Reply(String, usize),
+    /// No complete reply yet; this many leading bytes are whole lines that
+    /// only continue it (SMTP `NNN-`, IMAP untagged data).
+    Partial(usize),
+}
+
+/// The next complete reply in `buf` for `expect`.
+fn scan_reply(buf: &[u8], expect: Expect) -> Scan {
     let mut used = 0;
     loop {
-        let rest = &buf[used..];
-        let end = rest.iter().position(|b| *b == b'\n')?;
-        let line = String::from_utf8_lossy(&rest[..end])
-            .trim_end_matches('\r')
-            .to_string();
+        let rest = buf.get(used..).unwrap_or_default();
+        let Some(end) = rest.iter().position(|b| *b == b'\n') else {
+            return Scan::Partial(used);
+        };
+        let line = rest.get(..end).unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         used += end + 1;
         match expect {
-            Expect::Smtp2xx if line.len() > 3 && line.as_bytes().get(3) == Some(&b'-') => continue,
-            Expect::ImapTagged if line.starts_with('*') => continue,
-            _ => return Some((line, used)),
+            Expect::Smtp2xx if line.len() > 3 && line.get(3) == Some(&b'-') => continue,
+            Expect::ImapTagged if line.starts_with(b"*") => continue,
+            _ => return Scan::Reply(String::from_utf8_lossy(line).into_owned(), used),
         }
     }
 }
@@ -268,6 +312,11 @@ mod tests {
         let re = Regex::new("^\\+PONG").unwrap();
         assert!(judge_simpletcp(&re, b"hello\r\n+PONG\r\n").is_up());
         assert!(!judge_simpletcp(&re, b"-ERR\r\n").is_up());
+        // Perl's `$` before the line's newline.
+        let re = Regex::new("^PONG$").unwrap();
+        assert!(judge_simpletcp(&re, b"x\nPONG\ny\n").is_up());
+        assert!(perl_match(&Regex::new("ok\n$").unwrap(), "ok\n"));
+        assert!(!perl_match(&re, "PONG\n\n"));
         let req = sip_request(
             "ldirectord@h",
             "10.0.0.1:5070".parse().unwrap(),
@@ -340,6 +389,44 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn endless_lines_end_the_check_instead_of_growing_the_buffer() {
+        let mut d = Dialog::new(Service::Smtp, "", "", "h").unwrap();
+        assert_eq!(d.on_data(&[]), DialogStep::Wait);
+        let junk = [b'x'; 4096];
+        let mut fed = 0;
+        let step = loop {
+            match d.on_data(&junk) {
+                DialogStep::Wait => fed += junk.len(),
+                other => break other,
+            }
+            assert!(fed <= MAX_REPLY, "still waiting after {fed} bytes");
+        };
+        assert!(matches!(
+            step,
+            DialogStep::Done { verdict: Verdict::Down(ref why), .. } if why.contains("no complete line")
+        ));
+        assert!(d.buf.len() <= MAX_REPLY + junk.len());
+
+        // Endless continuation lines are dropped as they come (the
+        // check's timeout ends such a dialog).
+        let mut d = Dialog::new(Service::Smtp, "", "", "h").unwrap();
+        d.on_data(&[]);
+        for _ in 0..10_000 {
+            assert_eq!(d.on_data(b"220-more\r\n220-and m"), DialogStep::Wait);
+            assert!(d.buf.len() < 64, "{} bytes kept", d.buf.len());
+            assert_eq!(d.on_data(b"ore\r\n"), DialogStep::Wait);
+        }
+        assert!(matches!(
+            d.on_data(b"220 done\r\n"),
+            DialogStep::Send(ref b) if b.starts_with(b"EHLO")
+        ));
+
+        let long = vec![b'S'; MAX_STATUS_LINE];
+        assert_eq!(judge_sip(&long[..MAX_STATUS_LINE - 1]), None);
+        assert!(matches!(judge_sip(&long), Some(Verdict::Down(_))));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! ldirectord: not implemented yet (tracked by the ldirectord issue).
+//! ldirectord: see the `ldirectord` library.
 fn main() -> std::process::ExitCode {
-    eprintln!("ldirectord: not implemented yet in this release");
-    std::process::ExitCode::from(1)
+    let argv: Vec<String> = std::env::args().collect();
+    let rc = ldirectord::commands::main(argv);
+    std::process::ExitCode::from(u8::try_from(rc).unwrap_or(1))
 }

@@ -8,6 +8,11 @@
 //! would only reach end-of-file when that child exits seconds later. The
 //! exit of the script itself is what ends a run; its group is killed only on
 //! timeout.
+//!
+//! `OCF::<type>::<instance>` resources and OCF agents without a wrapper
+//! script are run natively, see [`ocf`].
+
+pub mod ocf;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -30,9 +35,14 @@ pub fn locate(dirs: &[PathBuf], script: &str) -> Option<PathBuf> {
     if script.is_empty() || script.contains('/') || script == "." || script == ".." {
         return None;
     }
-    dirs.iter().map(|d| d.join(script)).find(|p| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    dirs.iter()
+        .map(|d| d.join(script))
+        .find(|p| is_executable(p))
+}
+
+/// A regular file someone may execute (`[ -f x -a -x x ]`).
+pub fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// The variables heartbeat sets for its children (`HA_CURHOST`, the log
@@ -56,7 +66,16 @@ pub fn environment(
             if cf.use_logd { "yes" } else { "no" }.to_owned(),
         ),
         ("HA_debug".to_owned(), debug.to_string()),
+        // heartbeat.c exports OCF_ROOT to every child (the OCF wrappers in
+        // resource.d and the agents find their shell functions with it).
+        ("OCF_ROOT".to_owned(), ocf::ROOT.to_owned()),
+        ("HA_cluster_type".to_owned(), "heartbeat".to_owned()),
     ];
+    // hb_resource.c sets it for the ResourceManager children it forks
+    // (req_our_resources, notify_world → rc.d scripts, mach_down).
+    if cf.auto_failback != hb_config::AutoFailback::Legacy {
+        env.push(("HA_NICEFAILBACK".to_owned(), "yes".to_owned()));
+    }
     if let Some(f) = &cf.logfile {
         env.push(("HA_LOGFILE".to_owned(), f.display().to_string()));
     }

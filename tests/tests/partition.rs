@@ -1,0 +1,203 @@
+//! A healed partition, our heartbeat on both nodes, no STONITH: iptables
+//! drops each node's traffic from the other, both declare the other dead
+//! and both take the VIP (a split brain, as heartbeat without fencing).
+//! When the partition heals, each sees a node it declared dead return in
+//! the same generation ("Cluster node … returning after partition."),
+//! gives up its resources and restarts (heartbeat's
+//! `cause_shutdown_restart`); within a bounded time exactly one node holds
+//! the VIP, and never two afterwards.
+
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context as _, Result};
+use ha_tests::{cmd, wait_for, Auth, Cluster, ClusterSpec, HaCf, Kind, Needs, Node, Timing};
+
+const VIP: &str = "192.0.2.50";
+const HARESOURCES: &str = "node1 IPaddr2::192.0.2.50/24/eth0\n";
+const POLL: Duration = Duration::from_millis(100);
+
+fn has_vip(n: &Node) -> Result<bool, String> {
+    if !n.is_powered_on() {
+        return Ok(false);
+    }
+    let out = n
+        .exec(
+            &["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
+            Duration::from_secs(5),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/")))
+}
+
+fn holders(c: &Cluster) -> Result<Vec<String>, String> {
+    let mut v = Vec::new();
+    for n in c.nodes() {
+        if has_vip(n)? {
+            v.push(n.name().to_owned());
+        }
+    }
+    Ok(v)
+}
+
+/// Drops, in every node's namespace, what arrives from the other nodes;
+/// removed on drop (also when the test fails).
+struct Partition<'a> {
+    nodes: Vec<&'a Node>,
+}
+
+impl<'a> Partition<'a> {
+    fn cut(c: &'a Cluster) -> Result<Partition<'a>> {
+        let p = Partition {
+            nodes: c.nodes().iter().collect(),
+        };
+        for n in &p.nodes {
+            for peer in c.nodes().iter().filter(|m| m.name() != n.name()) {
+                let src = peer.ip().to_string();
+                cmd::check(
+                    n.host()
+                        .ns
+                        .command("iptables")
+                        .args(["-A", "INPUT", "-s", &src, "-j", "DROP"]),
+                    cmd::SHORT,
+                )
+                .with_context(|| format!("iptables in {}", n.name()))?;
+            }
+        }
+        Ok(p)
+    }
+
+    fn heal(&self) -> Result<()> {
+        for n in &self.nodes {
+            cmd::check(
+                n.host().ns.command("iptables").args(["-F", "INPUT"]),
+                cmd::SHORT,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Partition<'_> {
+    fn drop(&mut self) {
+        let _ = self.heal();
+    }
+}
+
+#[test]
+fn healed_partition_leaves_exactly_one_vip_holder() {
+    let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Ours, Kind::Ours]);
+}
+
+/// Real heartbeat on the other side does the same (its restart sleeps
+/// deadtime + 1 s before the exec).
+#[test]
+fn healed_partition_with_a_real_peer_leaves_exactly_one_vip_holder() {
+    let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Ours, Kind::Real]);
+}
+
+/// And with the group's home node real.
+#[test]
+fn healed_partition_with_a_real_owner_leaves_exactly_one_vip_holder() {
+    let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Real, Kind::Ours]);
+}
+
+fn healed(env: &ha_tests::Env, kinds: [Kind; 2]) {
+    let hacf = HaCf::with_timing(Timing::FAST);
+    let mut c = ClusterSpec::new(Auth::Sha1("HI!".into()), hacf)
+        .node("node1", kinds[0])
+        .node("node2", kinds[1])
+        .haresources(HARESOURCES)
+        .build(env)
+        .unwrap();
+    if let Err(e) = run(&mut c) {
+        for n in c.nodes() {
+            n.dump_logs();
+        }
+        panic!("{e:#}");
+    }
+}
+
+fn run(c: &mut Cluster) -> Result<()> {
+    c.start_all()?;
+    c.wait_all_active(Duration::from_secs(20))?;
+    wait_for(
+        "node1 to own the VIP",
+        Duration::from_secs(25),
+        POLL,
+        || match holders(c)?.as_slice() {
+            [one] if one == "node1" => Ok(()),
+            h => Err(format!("VIP on {h:?}")),
+        },
+    )?;
+
+    let part = Partition::cut(c)?;
+    // No fencing: node2 declares node1 dead after deadtime and takes the
+    // VIP beside it, as heartbeat does.
+    let (_, split) = wait_for(
+        "both nodes to hold the VIP",
+        Timing::FAST.deadtime + Duration::from_secs(10),
+        POLL,
+        || match holders(c)?.len() {
+            2 => Ok(()),
+            _ => Err(format!("VIP on {:?}", holders(c)?)),
+        },
+    )?;
+    eprintln!("split brain {split:?} after the cut");
+
+    part.heal()?;
+    // Both give up everything and restart; the fresh pair negotiates like a
+    // cold boot (nice_failback: RQSTDELAY 10 s), so allow for that.
+    let bound = Duration::from_secs(45);
+    let (_, took) = wait_for("exactly one VIP holder after the heal", bound, POLL, || {
+        let h = holders(c)?;
+        // Every node that saw the heal went through its restart.
+        let restarted = c.nodes().iter().all(|n| {
+            n.log_lines("returning after partition").is_empty()
+                || !n.log_lines("Restarting heartbeat.").is_empty()
+        });
+        if h.len() == 1 && restarted {
+            Ok(())
+        } else {
+            Err(format!("VIP on {h:?}, restarted {restarted}"))
+        }
+    })?;
+    eprintln!("one holder {took:?} after the heal");
+    drop(part);
+
+    // Never two again, and the holder keeps it.
+    let owner = holders(c).map_err(anyhow::Error::msg)?;
+    ha_tests::hold_for(
+        "one VIP holder",
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        || {
+            let h = holders(c)?;
+            if h == owner {
+                Ok(())
+            } else {
+                Err(format!("VIP on {h:?}, was on {owner:?}"))
+            }
+        },
+    )?;
+    for n in c.nodes() {
+        ensure!(
+            !n.log_lines("CRIT: Cluster node node").is_empty()
+                && !n.log_lines("returning after partition").is_empty(),
+            "{} never logged the partition heal as heartbeat does",
+            n.name()
+        );
+        if n.daemon_pids().is_empty() {
+            bail!("heartbeat on {} did not come back", n.name());
+        }
+        let p = n.dir().join("log/reboot-stub.log");
+        ensure!(!p.exists(), "{} tried to reboot", n.name());
+    }
+    for n in c.nodes() {
+        let s = n.cl_status(&["rscstatus"]).map_err(anyhow::Error::msg)?;
+        ensure!(s != "transition", "{} still in transition", n.name());
+    }
+    Ok(())
+}
