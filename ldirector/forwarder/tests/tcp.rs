@@ -448,3 +448,29 @@ async fn persistent_service_keeps_a_client_on_one_real() {
     let persist: u32 = s.services[0].dests.iter().map(|d| d.persist_conns).sum();
     assert_eq!(persist, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_come_from_the_two_second_estimator() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(15, 18015);
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    assert_eq!(fwd.snapshot().unwrap().services[0].stats.cps, 0);
+    // Keep traffic going until an estimator interval has seen it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        for _ in 0..20 {
+            connect(v).await.unwrap().echo_and_close(&[1u8; 1000]).await;
+        }
+        let s = fwd.snapshot().unwrap();
+        let st = &s.services[0].stats;
+        if st.cps > 0 && st.inbps > 0 && st.outbps > 0 && st.inpps > 0 {
+            assert_eq!(s.services[0].dests[0].stats.cps, st.cps);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no rates: {st:?}");
+    }
+    let out = render(&fwd.snapshot().unwrap(), ListFormat::Rate);
+    assert!(out.contains("CPS"), "{out}");
+}
