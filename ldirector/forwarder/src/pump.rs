@@ -175,7 +175,10 @@ async fn pump_copy(
     eofs: &AtomicU8,
     count: &impl Fn(usize),
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; CHUNK];
+    // Most connections move a few KiB: grow to CHUNK only once a read
+    // fills the buffer, and allocate nothing for a direction never used.
+    src.readable().await?;
+    let mut buf = vec![0u8; 16 * 1024];
     let mut fair = Fair::default();
     loop {
         src.readable().await?;
@@ -189,6 +192,7 @@ async fn pump_copy(
             return Ok(());
         }
         count(n);
+        let grow = n == buf.len() && buf.len() < CHUNK;
         let mut off = 0;
         while off < n {
             dst.writable().await?;
@@ -199,5 +203,8 @@ async fn pump_copy(
             }
         }
         fair.moved(n).await;
+        if grow {
+            buf.resize(CHUNK, 0);
+        }
     }
 }
