@@ -115,6 +115,12 @@ fn varlib_skeleton(src: &Path, dst: &Path) -> Result<()> {
 }
 
 fn write_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    // The node's etc is a copy of the host's /etc/ha.d, symlinks included
+    // (Debian's ldirectord links resource.d/ldirectord to /usr/sbin/ldirectord):
+    // replace such a link, never write through it onto the host.
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        fs::remove_file(path).with_context(|| format!("unlink {}", path.display()))?;
+    }
     fs::write(path, contents).with_context(|| format!("write {}", path.display()))?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
     Ok(())
