@@ -517,3 +517,29 @@ impl Drop for Node {
         let _ = self.crash();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_mode_replaces_a_symlink_and_leaves_its_target_alone() {
+        let dir = std::env::temp_dir().join(format!("hbt-write-mode-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("host-binary");
+        fs::write(&target, "original").unwrap();
+        let link = dir.join("ldirectord");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        write_mode(&link, "#!/bin/sh\n", 0o755).unwrap();
+
+        let host = fs::read_to_string(&target).unwrap();
+        let meta = fs::symlink_metadata(&link).unwrap();
+        let script = fs::read_to_string(&link).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(host, "original");
+        assert!(meta.file_type().is_file());
+        assert_eq!(script, "#!/bin/sh\n");
+    }
+}
