@@ -77,6 +77,9 @@ pub struct VmOutput {
     pub wall: Duration,
     /// Guest uptime when the command started and ended (seconds).
     pub cmd_span: Option<(f64, f64)>,
+    /// The run's control dir (already removed): `ldv_ctl=` on the command
+    /// line of the guest's host processes.
+    pub control_dir: PathBuf,
 }
 
 impl VmOutput {
@@ -252,6 +255,7 @@ impl Vm {
             timed_out: timed_out && code.is_none(),
             wall: start.elapsed(),
             cmd_span: span,
+            control_dir: ctl.path().to_path_buf(),
         })
     }
 
@@ -539,21 +543,16 @@ mod tests {
             .expect("run");
         assert!(out.timed_out, "{out}");
         assert_eq!(out.code, None);
+        let mark = format!("ldv_ctl={}", out.control_dir.display());
         let leftovers: Vec<String> = fs::read_dir("/proc")
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok())
             .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| c.split(|b| *b == 0).any(|a| a == mark.as_bytes()))
             .map(|c| String::from_utf8_lossy(&c).into_owned())
-            .filter(|c| {
-                c.contains(&format!(
-                    "ldv_ctl={}",
-                    std::env::temp_dir()
-                        .join(format!("{PREFIX}{}x", std::process::id()))
-                        .display()
-                ))
-            })
             .collect();
+        assert!(!out.control_dir.exists(), "control dir left");
         assert!(leftovers.is_empty(), "guest processes left: {leftovers:?}");
     }
 }

@@ -14,7 +14,7 @@
 # (ipvsadm -Ln, normalized) equals $EXP/<step>.table (deadline), probe HTTP,
 # and record $OUT/<step>.table (read after the probe) and $OUT/<step>.http.
 # Env: OUT EXP CF (config path the daemon uses) CF2 (edited config for the
-# reload) LDIRECTORD LD_OPTS (extra options before the config).
+# reload) LDIRECTORD LD_OPTS (extra options before the config) STEP_DEADLINE.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
 
@@ -23,7 +23,7 @@ now() { read -r NOW _ </proc/uptime; }
 mark() { now; echo "$NOW $*" >>"$OUT/timeline"; }
 
 mark start
-for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_wlc veth bridge; do modprobe $m || fail "modprobe $m"; done
+for m in ip_vs ip_vs_rr ip_vs_wrr veth bridge; do modprobe $m || fail "modprobe $m"; done
 echo 1 >/proc/sys/net/ipv4/ip_forward
 
 # one `ip -batch` per namespace: every exec costs under user-mode-linux
@@ -126,13 +126,13 @@ ld() { # command -> $OUT/ld_<command>_<n>.{rc,out,err}
 	echo $? >"$OUT/ld_$n.rc"
 }
 
-# step <name>: wait for the expected table (30 s of guest uptime), probe, record
+# step <name>: wait for the expected table (STEP_DEADLINE s of guest uptime), probe, record
 step() {
 	now
 	t0=$NOW
 	until table >"$OUT/$1.polled" && cmp -s "$OUT/$1.polled" "$EXP/$1.table"; do
 		now
-		[ "${NOW%.*}" -lt $((${t0%.*} + 30)) ] || break
+		[ "${NOW%.*}" -lt $((${t0%.*} + ${STEP_DEADLINE:-30})) ] || break
 		sleep 0.2
 	done
 	now
@@ -166,6 +166,13 @@ step oneback
 cp "$CF2" "$CF"
 ld reload reload
 step reload
+
+web_down rs2
+step deleted
+
+web_up rs1
+web_up rs2
+step allback
 
 ld stop stop
 step stop

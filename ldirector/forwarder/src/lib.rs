@@ -125,9 +125,10 @@ struct Service {
 /// runtime given to [`Forwarder::new`]; `apply` and `snapshot` only lock
 /// and update shared state.
 pub struct Forwarder {
-    /// Where TCP services accept (one SO_REUSEPORT listener each); the
+    /// Where TCP services accept (all from one listening socket); the
     /// first also runs UDP services and the timers.
     handles: Vec<tokio::runtime::Handle>,
+    loads: Arc<tcp::Loads>,
     opts: Arc<Options>,
     /// In creation order (what `snapshot` lists).
     services: Vec<Service>,
@@ -147,10 +148,10 @@ impl Forwarder {
         Forwarder::with_runtimes(vec![handle], opts)
     }
 
-    /// One listener per runtime for every TCP service (SO_REUSEPORT: the
-    /// kernel spreads new connections over them), so a connection lives on
-    /// one thread from accept to close when each runtime is a
-    /// current-thread one. An empty list means the current runtime.
+    /// Every runtime accepts from each TCP service's listening socket, so a
+    /// connection lives on one thread from accept to close when each
+    /// runtime is a current-thread one. An empty list means the current
+    /// runtime.
     pub fn with_runtimes(handles: Vec<tokio::runtime::Handle>, opts: Options) -> Forwarder {
         let handles = if handles.is_empty() {
             vec![tokio::runtime::Handle::current()]
@@ -176,6 +177,7 @@ impl Forwarder {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9, |d| d.as_nanos() as u64);
         Forwarder {
+            loads: tcp::Loads::new(handles.len()),
             handles,
             opts: Arc::new(opts),
             services: Vec::new(),
@@ -293,17 +295,27 @@ impl Forwarder {
         let mut tasks = Vec::new();
         match protocol {
             Protocol::Tcp => {
-                let shared = self.handles.len() > 1;
-                for h in &self.handles {
-                    let sock = bind(protocol, addr, self.opts.backlog, shared)?;
+                // One listening socket, accepted from on every runtime:
+                // whichever thread is free takes the next connection
+                // (SO_REUSEPORT would pin connections to a thread by hash,
+                // and to its delays).
+                let sock = bind(protocol, addr, self.opts.backlog)?;
+                for (i, h) in self.handles.iter().enumerate() {
                     let _rt = h.enter();
-                    let l = tokio::net::TcpListener::from_std(sock.into())?;
-                    tasks.push(h.spawn(tcp::serve(l, addr, core.clone(), self.opts.clone())));
+                    let l = tokio::net::TcpListener::from_std(sock.try_clone()?.into())?;
+                    tasks.push(h.spawn(tcp::serve(
+                        l,
+                        addr,
+                        core.clone(),
+                        self.opts.clone(),
+                        self.loads.clone(),
+                        i,
+                    )));
                 }
             }
             Protocol::Udp => {
                 let h = &self.handles[0];
-                let sock = bind(protocol, addr, self.opts.backlog, false)?;
+                let sock = bind(protocol, addr, self.opts.backlog)?;
                 let _rt = h.enter();
                 let u = tokio::net::UdpSocket::from_std(sock.into())?;
                 tasks.push(h.spawn(udp::serve(Arc::new(u), addr, core)));
@@ -315,12 +327,7 @@ impl Forwarder {
 
 /// A listening (TCP) or bound (UDP) socket on the VIP, which need not be
 /// configured yet.
-fn bind(
-    protocol: Protocol,
-    addr: SocketAddr,
-    backlog: i32,
-    reuse_port: bool,
-) -> std::io::Result<socket2::Socket> {
+fn bind(protocol: Protocol, addr: SocketAddr, backlog: i32) -> std::io::Result<socket2::Socket> {
     use socket2::{Domain, Socket, Type};
     let (ty, proto) = match protocol {
         Protocol::Tcp => (Type::STREAM, socket2::Protocol::TCP),
@@ -328,9 +335,6 @@ fn bind(
     };
     let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
     s.set_reuse_address(true)?;
-    if reuse_port {
-        s.set_reuse_port(true)?;
-    }
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
         s.set_freebind_ipv6(true)?;

@@ -12,8 +12,9 @@ use tokio::net::TcpStream;
 
 /// One splice call moves at most this much: the pipe's capacity. Each skb
 /// fragment takes a pipe slot, so a default 16-slot pipe often moves far
-/// less than 64 KiB per call; 256 KiB (64 slots) keeps calls few.
-const CHUNK: usize = 256 * 1024;
+/// less than 64 KiB per call; 128 KiB (32 slots) keeps calls few while a
+/// connection's turn (see [`Fair`]) stays short.
+const CHUNK: usize = 128 * 1024;
 /// Empty pipes kept for reuse: creating one is two syscalls and two fds.
 const POOL_MAX: usize = 256;
 
@@ -58,6 +59,22 @@ impl Pipe {
         let mut pool = crate::lock(&POOL);
         if pool.len() < POOL_MAX {
             pool.push(self);
+        }
+    }
+}
+
+/// Yields to the other connections on this thread every [`CHUNK`] bytes:
+/// as long as a socket stays readable, tokio would otherwise let one bulk
+/// transfer move tens of megabytes before anything else runs.
+#[derive(Default)]
+struct Fair(usize);
+
+impl Fair {
+    async fn moved(&mut self, n: usize) {
+        self.0 += n;
+        if self.0 >= CHUNK {
+            self.0 = 0;
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -120,6 +137,7 @@ async fn pump_splice(
     // ever carry data one way at a time.
     src.readable().await?;
     let pipe = Pipe::get()?;
+    let mut fair = Fair::default();
     let (sfd, dfd) = (src.as_raw_fd(), dst.as_raw_fd());
     loop {
         let n = loop {
@@ -147,6 +165,7 @@ async fn pump_splice(
                 Err(e) => return Err(e),
             }
         }
+        fair.moved(n).await;
     }
 }
 
@@ -156,7 +175,11 @@ async fn pump_copy(
     eofs: &AtomicU8,
     count: &impl Fn(usize),
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; CHUNK];
+    // Most connections move a few KiB: grow to CHUNK only once a read
+    // fills the buffer, and allocate nothing for a direction never used.
+    src.readable().await?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut fair = Fair::default();
     loop {
         src.readable().await?;
         let n = match src.try_read(&mut buf) {
@@ -169,6 +192,7 @@ async fn pump_copy(
             return Ok(());
         }
         count(n);
+        let grow = n == buf.len() && buf.len() < CHUNK;
         let mut off = 0;
         while off < n {
             dst.writable().await?;
@@ -177,6 +201,10 @@ async fn pump_copy(
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
+        }
+        fair.moved(n).await;
+        if grow {
+            buf.resize(CHUNK, 0);
         }
     }
 }

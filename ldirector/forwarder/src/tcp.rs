@@ -2,7 +2,7 @@
 //! ways with half-close, account the connection's states like IPVS.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,16 +13,71 @@ use crate::service::Ended;
 use crate::stats::Traffic;
 use crate::{lock, ConnGuard, Options, Shared};
 
+/// Live connections per runtime, shared by all accept loops: a runtime
+/// busier than another leaves the next connection to it for a moment.
+#[derive(Debug)]
+pub(crate) struct Loads(Vec<AtomicUsize>);
+
+impl Loads {
+    pub(crate) fn new(n: usize) -> Arc<Loads> {
+        Arc::new(Loads((0..n).map(|_| AtomicUsize::new(0)).collect()))
+    }
+
+    /// Clearly busier than the least busy other runtime: by 2 connections
+    /// and a quarter (short connections come and go; only lasting
+    /// imbalance matters).
+    fn busier_than_another(&self, me: usize) -> bool {
+        let mine = self.0.get(me).map_or(0, |l| l.load(Ordering::Relaxed));
+        let least = self
+            .0
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .map(|(_, l)| l.load(Ordering::Relaxed))
+            .min();
+        least.is_some_and(|least| mine >= least + (least / 4).max(2))
+    }
+}
+
+/// Counts one connection on runtime `me` while alive.
+struct LoadGuard(Arc<Loads>, usize);
+
+impl LoadGuard {
+    fn new(loads: Arc<Loads>, me: usize) -> Self {
+        if let Some(l) = loads.0.get(me) {
+            l.fetch_add(1, Ordering::Relaxed);
+        }
+        LoadGuard(loads, me)
+    }
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        if let Some(l) = self.0 .0.get(self.1) {
+            l.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub(crate) async fn serve(
     listener: TcpListener,
     vip: SocketAddr,
     core: Shared,
     opts: Arc<Options>,
+    loads: Arc<Loads>,
+    me: usize,
 ) {
     let svc_traffic = lock(&core).traffic();
     loop {
+        // All runtimes wake for a new connection and the first to call
+        // accept() takes it; without this, one thread would take a whole
+        // burst of long connections while the other idles.
+        if loads.busier_than_another(me) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         match listener.accept().await {
             Ok((client, peer)) => {
+                let load = LoadGuard::new(loads.clone(), me);
                 tokio::spawn(handle(
                     client,
                     peer,
@@ -30,6 +85,7 @@ pub(crate) async fn serve(
                     core.clone(),
                     svc_traffic.clone(),
                     opts.clone(),
+                    load,
                 ));
             }
             Err(e) => {
@@ -54,6 +110,7 @@ async fn handle(
     core: Shared,
     svc_traffic: Arc<Traffic>,
     opts: Arc<Options>,
+    _load: LoadGuard,
 ) {
     let conn = crate::sched::ConnInfo { client: peer, vip };
     let assigned = lock(&core).schedule(&conn, Instant::now());
