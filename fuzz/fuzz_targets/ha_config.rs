@@ -21,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
     match parse_ha_cf(Path::new("/etc/ha.d/ha.cf"), &text) {
         Err(e) => names(&e, "/etc/ha.d/ha.cf"),
         Ok(cf) => {
-            if let Err(e) = parse_haresources(Path::new("/etc/ha.d/haresources"), &text, &cf.nodes) {
+            if let Err(e) = parse_haresources(Path::new("/etc/ha.d/haresources"), &text, &cf.nodes)
+            {
                 names(&e, "/etc/ha.d/haresources");
             }
         }

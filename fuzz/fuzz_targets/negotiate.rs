@@ -8,7 +8,9 @@ use std::sync::LazyLock;
 
 use ldirector::config::{HttpMethod, Service};
 use ldirector::director::NegotiateSpec;
-use ldirector::negotiate::http::{check_url, http_request, judge_http, redirect_request, HttpProgress, Url};
+use ldirector::negotiate::http::{
+    check_url, http_request, judge_http, redirect_request, HttpProgress, Url,
+};
 use ldirector::negotiate::{judge_nntp, judge_simpletcp, judge_sip, Dialog, DialogStep};
 use libfuzzer_sys::fuzz_target;
 use regex::Regex;
