@@ -4,7 +4,8 @@
 # (127.0.0.2:8080, 127.0.0.3:8080, round robin), same load tool (wrk).
 #   conn/s     : wrk -H 'Connection: close' on a 43-byte page (a new TCP
 #                connection per request, through the forwarder to nginx)
-#   throughput : wrk with keep-alive on a 10 MiB file
+#   throughput : wrk with keep-alive on a 10 MiB file, 8 connections (bulk
+#                streams) and 64 connections (many streams sharing 2 CPUs)
 # "ours-copy" is ours with --no-splice (read/write). One run of each; prints a markdown table with our/haproxy ratios.
 # Targets: >= 0.8x haproxy conn/s, >= 0.9x haproxy throughput.
 # Root only (namespace). Needs nginx, haproxy and wrk (installed if missing).
@@ -100,12 +101,14 @@ ulimit -n "$(ulimit -Hn)"
 
 inns nginx -p "$dir/" -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/nginx.out" 2>&1 &
 pids+=($!)
-inns haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.out" 2>&1 &
-pids+=($!)
-inns "$bin" --threads 2 tcp 127.0.0.1:8001 rr 127.0.0.2:8080 127.0.0.3:8080 >"$dir/ours.out" 2>&1 &
-pids+=($!)
-inns "$bin" --threads 2 --no-splice tcp 127.0.0.1:8002 rr 127.0.0.2:8080 127.0.0.3:8080 >"$dir/ours-copy.out" 2>&1 &
-pids+=($!)
+# `ip netns exec` execs the program: $! is the proxy's own pid.
+declare -A proc
+ip netns exec "$ns" haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.out" 2>&1 &
+pids+=($!); proc[haproxy]=$!
+ip netns exec "$ns" "$bin" --threads 2 tcp 127.0.0.1:8001 rr 127.0.0.2:8080 127.0.0.3:8080 >"$dir/ours.out" 2>&1 &
+pids+=($!); proc[ours]=$!
+ip netns exec "$ns" "$bin" --threads 2 --no-splice tcp 127.0.0.1:8002 rr 127.0.0.2:8080 127.0.0.3:8080 >"$dir/ours-copy.out" 2>&1 &
+pids+=($!); proc[ours-copy]=$!
 
 wait_port() {
     local url="$1" i
@@ -122,10 +125,15 @@ wait_port http://127.0.0.1:8000/small.html
 wait_port http://127.0.0.1:8001/small.html
 wait_port http://127.0.0.1:8002/small.html
 
-# wrk output -> "requests/s MiB/s errors"
+# CPU ticks (user + system, all threads) of a process so far.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hz="$(getconf CLK_TCK)"
+
+# wrk output -> "requests/s MiB/s errors requests"
 run_wrk() {
-    local out
-    out="$(inns wrk -t2 -c"$conns" -d"${secs}s" "$@")"
+    local c="$1" out
+    shift
+    out="$(inns wrk -t2 -c"$c" -d"${secs}s" --timeout 30s "$@")"
     echo "$out" >>"$dir/wrk.log"
     awk '
         /Requests\/sec:/ { rps = $2 }
@@ -136,11 +144,12 @@ run_wrk() {
         }
         /Socket errors:/ { err = $4 + $6 + $8 + $10 }
         /Non-2xx/ { err += $5 }
-        END { printf "%.0f %.1f %d\n", rps, mib, err + 0 }
+        / requests in / { n = $1 }
+        END { printf "%.0f %.1f %d %d\n", rps, mib, err + 0, n + 0 }
     ' <<<"$out"
 }
 
-declare -A cps tput cerr terr
+declare -A cps tput tput64 cerr terr terr64 cpu
 for t in direct haproxy ours ours-copy; do
     case "$t" in
         direct) url=http://127.0.0.2:8080 ;;
@@ -148,20 +157,29 @@ for t in direct haproxy ours ours-copy; do
         ours) url=http://127.0.0.1:8001 ;;
         ours-copy) url=http://127.0.0.1:8002 ;;
     esac
-    read -r r _ e < <(run_wrk -H 'Connection: close' "$url/small.html")
-    cps[$t]=$r; cerr[$t]=$e
-    read -r _ m e < <(run_wrk "$url/big.bin")
+    c0=0; [ -n "${proc[$t]:-}" ] && c0="$(ticks "${proc[$t]}")"
+    read -r r _ e n < <(run_wrk "$conns" -H 'Connection: close' "$url/small.html")
+    cps[$t]=$r; cerr[$t]=$e; cpu[$t]=-
+    if [ -n "${proc[$t]:-}" ] && [ "$n" -gt 0 ]; then
+        cpu[$t]="$(awk -v d="$(($(ticks "${proc[$t]}") - c0))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.0f", d * 1e6 / hz / n }')"
+    fi
+    read -r _ m e _ < <(run_wrk 8 "$url/big.bin")
     tput[$t]=$m; terr[$t]=$e
+    read -r _ m e _ < <(run_wrk "$conns" "$url/big.bin")
+    tput64[$t]=$m; terr64[$t]=$e
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
-echo "### Userspace forwarder vs haproxy (loopback, nginx reals, wrk -t2 -c$conns, ${secs}s each, $(nproc) CPUs)"
+echo "### Userspace forwarder vs haproxy (loopback, nginx reals, wrk -t2, ${secs}s each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 echo
-echo "| target | conn/s (Connection: close) | errors | throughput MiB/s (10 MiB file) | errors |"
-echo "|---|---:|---:|---:|---:|"
+echo "| target | conn/s (-c$conns, Connection: close) | errors | proxy CPU µs/conn | MiB/s (-c8, 10 MiB file) | errors | MiB/s (-c$conns) | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for t in direct haproxy ours ours-copy; do
-    echo "| $t | ${cps[$t]} | ${cerr[$t]} | ${tput[$t]} | ${terr[$t]} |"
+    echo "| $t | ${cps[$t]} | ${cerr[$t]} | ${cpu[$t]} | ${tput[$t]} | ${terr[$t]} | ${tput64[$t]} | ${terr64[$t]} |"
 done
+echo "| **ours/haproxy** | **$(ratio "${cps[ours]}" "${cps[haproxy]}")** (target >= 0.8) | | $(ratio "${cpu[ours]}" "${cpu[haproxy]}") | **$(ratio "${tput[ours]}" "${tput[haproxy]}")** (target >= 0.9) | | $(ratio "${tput64[ours]}" "${tput64[haproxy]}") | |"
 echo
-echo "| ratio ours/haproxy | conn/s $(ratio "${cps[ours]}" "${cps[haproxy]}") (target >= 0.8) | | throughput $(ratio "${tput[ours]}" "${tput[haproxy]}") (target >= 0.9) | |"
+echo "errors: wrk socket errors (timeout 30 s) plus non-2xx answers."
+echo "proxy CPU µs/conn: user+system time of the proxy process during the conn/s run per request"
+echo "(independent of how much CPU other load leaves it; lower is better)."

@@ -14,7 +14,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-PKGS=(heartbeat tcpdump iptables iproute2 iputils-ping e2fsprogs nginx-light util-linux procps psmisc)
+# heartbeat: the interop peer and its stock scripts; nginx-light, exim4 and
+# postgresql: real servers for ldirectord's checks; user-mode-linux, kmod,
+# ipvsadm, drbd-utils, curl: the real-kernel (IPVS, DRBD) guest tests;
+# systemd: systemd-analyze verify of our unit.
+PKGS=(heartbeat tcpdump iptables iproute2 iputils-ping e2fsprogs nginx-light util-linux procps psmisc
+	exim4-daemon-light postgresql-15 perl user-mode-linux kmod ipvsadm drbd-utils curl systemd)
 
 install_packages() {
 	local missing=() p

@@ -46,6 +46,10 @@ struct Cli {
     /// Directory with our heartbeat, cl_status and nsinit [default: build them].
     #[arg(long, value_name = "DIR")]
     bin_dir: Option<PathBuf>,
+    /// Write the client's requests and the milestones for gnuplot to
+    /// PREFIX.dat and PREFIX.gpinc (benches/run.sh plots them).
+    #[arg(long, value_name = "PREFIX")]
+    samples: Option<PathBuf>,
     /// Stop kept demos, remove every demo namespace and directory, and exit.
     #[arg(long)]
     cleanup: bool,
@@ -197,6 +201,9 @@ fn demo(cli: &Cli, slot: &mut Option<DemoCluster>) -> Result<bool> {
     }
     let report = scenario::run(cluster, &cfg, &tl, !cli.non_interactive, ldirectord.err())?;
     report::print_summary(&report, &cfg);
+    if let Some(p) = &cli.samples {
+        report::write_plot_data(&report, p)?;
+    }
     if !report.passed() {
         dump_logs(cluster);
     }

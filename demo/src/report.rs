@@ -59,6 +59,7 @@ pub struct Report {
     pub longest_outage: Option<Outage>,
     /// Last answer before the power-off → first answer after it.
     pub failover_outage: Option<Outage>,
+    pub samples: Vec<Sample>,
 }
 
 impl Report {
@@ -73,6 +74,7 @@ impl Report {
             total: 0,
             longest_outage: None,
             failover_outage: None,
+            samples: Vec::new(),
         }
     }
 
@@ -98,6 +100,7 @@ impl Report {
     /// Fold the client's requests in.
     pub fn add_requests(&mut self, samples: &[Sample]) {
         self.total = samples.len();
+        self.samples = samples.to_vec();
         for s in samples {
             let key = s.outcome.node().unwrap_or("failed").to_owned();
             *self.backends.entry(key).or_default() += 1;
@@ -136,6 +139,55 @@ pub fn longest_outage(samples: &[Sample]) -> Option<Outage> {
             _ => None,
         })
         .max_by_key(Outage::len)
+}
+
+/// For plotting (`--samples PREFIX`): `PREFIX.dat` has one line per request
+/// (`seconds row backend`, row 0 = failed), `PREFIX.gpinc` the y labels and
+/// one labelled vertical line per milestone, for gnuplot to `load`.
+pub fn write_plot_data(r: &Report, prefix: &std::path::Path) -> std::io::Result<()> {
+    let mut names: Vec<&str> = r
+        .backends
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "failed")
+        .collect();
+    names.sort_unstable();
+    let row = |o: &crate::http::Outcome| {
+        o.node()
+            .and_then(|n| names.iter().position(|x| *x == n))
+            .map_or(0, |i| i + 1)
+    };
+    let mut dat = String::from("# seconds row backend\n");
+    for s in &r.samples {
+        dat.push_str(&format!(
+            "{:.3} {} {}\n",
+            s.at.as_secs_f64(),
+            row(&s.outcome),
+            s.outcome.node().unwrap_or("failed")
+        ));
+    }
+    let mut inc = String::from("set ytics (\"no answer\" 0");
+    for (i, n) in names.iter().enumerate() {
+        inc.push_str(&format!(", \"{n}\" {}", i + 1));
+    }
+    inc.push_str(&format!(
+        ")\nset yrange [-0.5:{}]\n",
+        names.len() as f64 + 0.5 + names.len() as f64 * 0.6
+    ));
+    let mut ms_sorted = r.milestones.clone();
+    ms_sorted.sort_by_key(|m| m.at);
+    let top = names.len() as f64 + 0.6;
+    for (i, m) in ms_sorted.iter().enumerate() {
+        let t = m.at.as_secs_f64();
+        let y = top + (i % 4) as f64 * 0.3;
+        let label = m.what.replace('"', "'");
+        inc.push_str(&format!(
+            "set arrow from {t:.3}, graph 0 to {t:.3}, graph 1 nohead lc rgb \"#999999\" dt 2\n\
+             set label \"{label}\" at {t:.3}, {y:.2} font \",7\" offset 0.2,0\n"
+        ));
+    }
+    std::fs::write(prefix.with_extension("dat"), dat)?;
+    std::fs::write(prefix.with_extension("gpinc"), inc)
 }
 
 pub fn ms(d: Duration) -> u128 {

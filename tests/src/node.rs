@@ -115,6 +115,12 @@ fn varlib_skeleton(src: &Path, dst: &Path) -> Result<()> {
 }
 
 fn write_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    // The node's etc is a copy of the host's /etc/ha.d, symlinks included
+    // (Debian's ldirectord links resource.d/ldirectord to /usr/sbin/ldirectord):
+    // replace such a link, never write through it onto the host.
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        fs::remove_file(path).with_context(|| format!("unlink {}", path.display()))?;
+    }
     fs::write(path, contents).with_context(|| format!("write {}", path.display()))?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
     Ok(())
@@ -509,5 +515,31 @@ impl Drop for Node {
             self.dump_logs();
         }
         let _ = self.crash();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_mode_replaces_a_symlink_and_leaves_its_target_alone() {
+        let dir = std::env::temp_dir().join(format!("hbt-write-mode-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("host-binary");
+        fs::write(&target, "original").unwrap();
+        let link = dir.join("ldirectord");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        write_mode(&link, "#!/bin/sh\n", 0o755).unwrap();
+
+        let host = fs::read_to_string(&target).unwrap();
+        let meta = fs::symlink_metadata(&link).unwrap();
+        let script = fs::read_to_string(&link).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(host, "original");
+        assert!(meta.file_type().is_file());
+        assert_eq!(script, "#!/bin/sh\n");
     }
 }

@@ -77,6 +77,9 @@ pub struct VmOutput {
     pub wall: Duration,
     /// Guest uptime when the command started and ended (seconds).
     pub cmd_span: Option<(f64, f64)>,
+    /// The run's control dir (already removed): `ldv_ctl=` on the command
+    /// line of the guest's host processes.
+    pub control_dir: PathBuf,
 }
 
 impl VmOutput {
@@ -252,6 +255,7 @@ impl Vm {
             timed_out: timed_out && code.is_none(),
             wall: start.elapsed(),
             cmd_span: span,
+            control_dir: ctl.path().to_path_buf(),
         })
     }
 
@@ -283,17 +287,26 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A scratch dir for a guest test (`/tmp/ldv<pid>x<n>`, removed on drop,
+/// swept like control dirs if the test process dies).
+pub fn scratch_dir() -> std::io::Result<crate::names::TempDir> {
+    crate::names::TempDir::new(&unique_name())
+}
+
+fn unique_name() -> String {
+    format!(
+        "{PREFIX}{}x{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// The per-run control dir (`/tmp/ldv<pid>x<n>`), removed on drop.
 struct CtlDir(PathBuf);
 
 impl CtlDir {
     fn new() -> Result<Self> {
-        let name = format!(
-            "{PREFIX}{}x{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let p = std::env::temp_dir().join(name);
+        let p = std::env::temp_dir().join(unique_name());
         // The path travels on the kernel command line, split at spaces.
         if p.to_string_lossy().contains(char::is_whitespace) {
             bail!("temp dir {} contains whitespace", p.display());
@@ -480,32 +493,35 @@ mod tests {
         assert_eq!(sh_quote("a'b c"), r"'a'\''b c'");
     }
 
-    fn scratch(tag: &str) -> crate::names::TempDir {
-        crate::names::TempDir::new(&format!("{PREFIX}t{}{tag}", std::process::id()))
-            .expect("scratch dir")
-    }
-
     /// One boot covers the contract: exit code, both streams, the shared
     /// dir is writable from the guest, the guest kernel is not the host's,
     /// IPVS loads on demand and the host userland (ipvsadm if present) runs.
     #[test]
     fn guest_runs_command_with_shared_dir_and_real_ipvs() {
         let vm = crate::require_vm!().env("GREETING", "it's here");
-        let dir = scratch("a");
+        let dir = scratch_dir().expect("scratch");
+        // outside the shared dir: visible (read-only view) but not writable through
+        let other = scratch_dir().expect("scratch");
+        fs::write(other.path().join("marker"), "from-host").expect("marker");
+        let leak = other.path().join("guest-write");
         let host_kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let cmd = format!(
+            "echo \"$GREETING\"; echo err >&2; uname -r > kernel; \
+             modprobe ip_vs && head -1 /proc/net/ip_vs; \
+             touch /etc/ldv-guest-only; \
+             cat {marker}; touch {leak}; exit 3",
+            marker = other.path().join("marker").display(),
+            leak = leak.display(),
+        );
         let out = vm
-            .run(
-                dir.path(),
-                "echo \"$GREETING\"; echo err >&2; uname -r > kernel; \
-                 modprobe ip_vs && head -1 /proc/net/ip_vs; \
-                 touch /etc/ldv-guest-only; exit 3",
-                Duration::from_secs(60),
-            )
+            .run(dir.path(), &cmd, Duration::from_secs(60))
             .expect("run");
         assert_eq!(out.code, Some(3), "{out}");
         assert!(out.stdout.starts_with("it's here\n"), "{out}");
         assert!(out.stdout.contains("IP Virtual Server version"), "{out}");
+        assert!(out.stdout.ends_with("from-host"), "{out}");
         assert_eq!(out.stderr, "err\n", "{out}");
+        assert!(!leak.exists(), "guest wrote to the host's /tmp");
         let guest_kernel = fs::read_to_string(dir.path().join("kernel")).expect("kernel file");
         assert_ne!(guest_kernel.trim(), host_kernel.trim());
         assert!(
@@ -517,7 +533,7 @@ mod tests {
     #[test]
     fn hung_command_times_out_and_guest_is_killed() {
         let vm = crate::require_vm!();
-        let dir = scratch("b");
+        let dir = scratch_dir().expect("scratch");
         let out = vm
             .run(
                 dir.path(),
@@ -527,21 +543,16 @@ mod tests {
             .expect("run");
         assert!(out.timed_out, "{out}");
         assert_eq!(out.code, None);
+        let mark = format!("ldv_ctl={}", out.control_dir.display());
         let leftovers: Vec<String> = fs::read_dir("/proc")
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok())
             .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| c.split(|b| *b == 0).any(|a| a == mark.as_bytes()))
             .map(|c| String::from_utf8_lossy(&c).into_owned())
-            .filter(|c| {
-                c.contains(&format!(
-                    "ldv_ctl={}",
-                    std::env::temp_dir()
-                        .join(format!("{PREFIX}{}x", std::process::id()))
-                        .display()
-                ))
-            })
             .collect();
+        assert!(!out.control_dir.exists(), "control dir left");
         assert!(leftovers.is_empty(), "guest processes left: {leftovers:?}");
     }
 }

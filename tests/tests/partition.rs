@@ -4,8 +4,9 @@
 //! When the partition heals, each sees a node it declared dead return in
 //! the same generation ("Cluster node … returning after partition."),
 //! gives up its resources and restarts (heartbeat's
-//! `cause_shutdown_restart`); within a bounded time exactly one node holds
-//! the VIP, and never two afterwards.
+//! `cause_shutdown_restart`); within a bounded time the VIP is back on its
+//! home node alone (auto_failback on), and never on two once the restarts
+//! are through.
 
 use std::time::Duration;
 
@@ -86,12 +87,31 @@ impl Drop for Partition<'_> {
 #[test]
 fn healed_partition_leaves_exactly_one_vip_holder() {
     let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Ours, Kind::Ours]);
+}
+
+/// Real heartbeat on the other side does the same (its restart sleeps
+/// deadtime + 1 s before the exec).
+#[test]
+fn healed_partition_with_a_real_peer_leaves_exactly_one_vip_holder() {
+    let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Ours, Kind::Real]);
+}
+
+/// And with the group's home node real.
+#[test]
+fn healed_partition_with_a_real_owner_leaves_exactly_one_vip_holder() {
+    let env = ha_tests::require!(Needs::Ours);
+    healed(&env, [Kind::Real, Kind::Ours]);
+}
+
+fn healed(env: &ha_tests::Env, kinds: [Kind; 2]) {
     let hacf = HaCf::with_timing(Timing::FAST);
     let mut c = ClusterSpec::new(Auth::Sha1("HI!".into()), hacf)
-        .node("node1", Kind::Ours)
-        .node("node2", Kind::Ours)
+        .node("node1", kinds[0])
+        .node("node2", kinds[1])
         .haresources(HARESOURCES)
-        .build(&env)
+        .build(env)
         .unwrap();
     if let Err(e) = run(&mut c) {
         for n in c.nodes() {
@@ -129,37 +149,59 @@ fn run(c: &mut Cluster) -> Result<()> {
     eprintln!("split brain {split:?} after the cut");
 
     part.heal()?;
-    // Both give up everything and restart; the fresh pair negotiates like a
-    // cold boot (nice_failback: RQSTDELAY 10 s), so allow for that.
-    let bound = Duration::from_secs(45);
-    let (_, took) = wait_for("exactly one VIP holder after the heal", bound, POLL, || {
+    // Both give up everything and restart (real heartbeat sleeps deadtime
+    // + 1 s before its exec); the fresh pair negotiates like a cold boot
+    // (nice_failback: RQSTDELAY 10 s), and a node that restarted first may
+    // hold the group until its home node is back (auto_failback on). So:
+    // settled means node1, the group's home, alone holds it with both
+    // daemons back and stable; once the restarts are through, two holders
+    // at once fail the test at once.
+    let bound = Duration::from_secs(60);
+    let mut single_seen = false;
+    let (split, took) = wait_for("node1 alone to hold the VIP again", bound, POLL, || {
         let h = holders(c)?;
         // Every node that saw the heal went through its restart.
         let restarted = c.nodes().iter().all(|n| {
             n.log_lines("returning after partition").is_empty()
                 || !n.log_lines("Restarting heartbeat.").is_empty()
         });
-        if h.len() == 1 && restarted {
-            Ok(())
-        } else {
-            Err(format!("VIP on {h:?}, restarted {restarted}"))
+        if restarted && h.len() == 1 {
+            single_seen = true;
         }
+        if single_seen && h.len() > 1 {
+            return Ok(Some(h));
+        }
+        if !restarted || h != ["node1"] {
+            return Err(format!("VIP on {h:?}, restarted {restarted}"));
+        }
+        for n in c.nodes() {
+            if n.daemon_pids().is_empty() {
+                return Err(format!("{} has no heartbeat", n.name()));
+            }
+            let s = n.cl_status(&["rscstatus"])?;
+            if s == "transition" {
+                return Err(format!("{} in transition", n.name()));
+            }
+        }
+        Ok(None)
     })?;
-    eprintln!("one holder {took:?} after the heal");
+    if let Some(h) = split {
+        bail!("VIP on {h:?} at once after the restarts");
+    }
+    eprintln!("node1 alone holds the VIP {took:?} after the heal");
     drop(part);
 
-    // Never two again, and the holder keeps it.
-    let owner = holders(c).map_err(anyhow::Error::msg)?;
+    // Never two again, and node1 keeps it.
     ha_tests::hold_for(
-        "one VIP holder",
-        Duration::from_secs(15),
+        "node1 keeping the VIP",
+        Duration::from_secs(10),
         Duration::from_millis(250),
         || {
             let h = holders(c)?;
-            if h == owner {
+            if h == ["node1"] {
                 Ok(())
             } else {
-                Err(format!("VIP on {h:?}, was on {owner:?}"))
+                Err(format!("VIP on {h:?}"))
             }
         },
     )?;

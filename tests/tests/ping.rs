@@ -261,11 +261,12 @@ fn isolated_survivor_does_not_take_over_until_a_ping_node_answers_in(
 ) -> Result<()> {
     boot(c)?;
 
-    // Both lose the ping node: balanced (0 = 0), nothing moves.
-    cut_icmp(c, c.node("node1"), true)?;
+    // Both lose the ping node, the standby node first (so the owner never
+    // sees a count lower than its peer's): balanced at 0 = 0, nothing moves.
     cut_icmp(c, c.node("node2"), true)?;
-    wait_ping_status(c.node("node1"), "dead", Duration::from_secs(5))?;
     wait_ping_status(c.node("node2"), "dead", Duration::from_secs(5))?;
+    cut_icmp(c, c.node("node1"), true)?;
+    wait_ping_status(c.node("node1"), "dead", Duration::from_secs(5))?;
     hold_for(
         "VIP staying on node1",
         Duration::from_secs(2),
@@ -444,6 +445,21 @@ fn builtin_ipfail_interoperates_with_real_ipfail_in(c: &mut Cluster) -> Result<(
     for n in c.nodes() {
         wait_ping_status(n, "ping", Duration::from_secs(10))?;
     }
+    // cl_status lists the ping node the same way on both daemons.
+    let lists: Vec<(String, String, String, String)> = c
+        .nodes()
+        .iter()
+        .map(|n| {
+            (
+                n.cl_status(&["listnodes"]).unwrap_or_default(),
+                n.cl_status(&["listnodes", "-p"]).unwrap_or_default(),
+                n.cl_status(&["nodetype", PING_NODE]).unwrap_or_default(),
+                n.cl_status(&["listhblinks", PING_NODE]).unwrap_or_default(),
+            )
+        })
+        .collect();
+    eprintln!("listnodes: {lists:?}");
+    ensure!(lists[0] == lists[1], "listnodes differ: {lists:?}");
     let t0 = Instant::now();
     cut_icmp(c, c.node("node1"), true)?;
     wait_owner(c, "node2", Duration::from_secs(30))?;

@@ -4,9 +4,10 @@
 # The guest's root is the HOST's / through hostfs, read-only: the guest runs the
 # host's own userland (dash, iproute2, ipvsadm, drbd-utils, nginx, our binaries
 # under the target dir) on its own kernel, so there is no image to build or keep
-# in sync. Writable state lives in the guest only: tmpfs on /tmp /run /root,
-# overlays (lower = host) on /etc and /var. The control dir and the shared dir
-# are mounted read-write with hostfs.
+# in sync. Writable state lives in the guest only: tmpfs on /run /root /mnt
+# /var/tmp /var/log, overlays (lower = host, upper in the guest's RAM) on /etc
+# /var /tmp. The control dir and the shared dir are mounted read-write with
+# hostfs (at their host paths).
 #
 # The harness passes `ldv_ctl=<control dir>` on the kernel command line (the
 # kernel hands unknown `k=v` parameters to init as environment). The control
@@ -51,12 +52,14 @@ for m in overlay $LDV_MODULES; do
 	modprobe "$m" || echo "ldv: modprobe $m failed" >&2
 done
 
-mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t tmpfs -o mode=700 root /root
 # mount points for the guest's own filesystems (the host's are read-only)
 mount -t tmpfs mnt /mnt
-for d in etc var; do
+# /tmp too: host-built binaries and scratch dirs under the host's /tmp stay visible
+for d in etc var tmp; do
 	mkdir -p /run/ldv/$d.up /run/ldv/$d.work
+	# the overlay's root takes the upper dir's mode (/tmp: 1777)
+	chmod "$(stat -c %a /$d)" /run/ldv/$d.up
 	mount -t overlay -o "lowerdir=/$d,upperdir=/run/ldv/$d.up,workdir=/run/ldv/$d.work" ov /$d ||
 		echo "ldv: overlay on /$d failed" >&2
 done

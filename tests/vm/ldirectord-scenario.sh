@@ -14,7 +14,7 @@
 # (ipvsadm -Ln, normalized) equals $EXP/<step>.table (deadline), probe HTTP,
 # and record $OUT/<step>.table (read after the probe) and $OUT/<step>.http.
 # Env: OUT EXP CF (config path the daemon uses) CF2 (edited config for the
-# reload) LDIRECTORD LD_OPTS (extra options before the config).
+# reload) LDIRECTORD LD_OPTS (extra options before the config) STEP_DEADLINE.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
 
@@ -23,35 +23,43 @@ now() { read -r NOW _ </proc/uptime; }
 mark() { now; echo "$NOW $*" >>"$OUT/timeline"; }
 
 mark start
-for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_wlc veth bridge; do modprobe $m || fail "modprobe $m"; done
+for m in ip_vs ip_vs_rr ip_vs_wrr veth bridge; do modprobe $m || fail "modprobe $m"; done
 echo 1 >/proc/sys/net/ipv4/ip_forward
 
-for b in br0:10.77.0.1 br1:10.77.1.1; do
-	ip link add "${b%%:*}" type bridge || fail "bridge"
-	ip addr add "${b#*:}/24" dev "${b%%:*}"
-	ip link set "${b%%:*}" up
+# one `ip -batch` per namespace: every exec costs under user-mode-linux
+HOSTS="client:br0:10.77.0.2:10.77.0.1 rs1:br1:10.77.1.11:10.77.1.1 rs2:br1:10.77.1.12:10.77.1.1
+	rs3:br0:10.77.0.13:10.77.0.1 rs4:br0:10.77.0.14:10.77.0.1 sorry:br1:10.77.1.99:10.77.1.1"
+{
+	for b in br0:10.77.0.1 br1:10.77.1.1; do
+		echo "link add ${b%%:*} type bridge"
+		echo "addr add ${b#*:}/24 dev ${b%%:*}"
+		echo "link set ${b%%:*} up"
+	done
+	echo "addr add 10.77.0.100/32 dev br0"
+	echo "addr add 10.77.0.200/32 dev br0"
+	for h in $HOSTS; do
+		IFS=: read -r n br _ _ <<EOH
+$h
+EOH
+		echo "netns add ldv-$n"
+		echo "link add v-$n type veth peer name eth0 netns ldv-$n"
+		echo "link set v-$n master $br up"
+	done
+} | ip -batch - || fail "topology (director side)"
+for h in $HOSTS; do
+	IFS=: read -r n _ addr gw <<EOH
+$h
+EOH
+	{
+		echo "addr add $addr/24 dev eth0"
+		echo "link set eth0 up"
+		echo "link set lo up"
+		echo "route add default via $gw"
+		# LVS-DR: the VIP is local on each real but never answered for in ARP
+		case $n in rs3 | rs4) echo "addr add 10.77.0.200/32 dev lo" ;; esac
+	} | ip -n "ldv-$n" -batch - || fail "topology in $n"
 done
-ip addr add 10.77.0.100/32 dev br0
-ip addr add 10.77.0.200/32 dev br0
-
-host() { # name bridge addr gw
-	ip netns add "ldv-$1" || fail "netns $1"
-	ip link add "v-$1" type veth peer name eth0 netns "ldv-$1" || fail "veth $1"
-	ip link set "v-$1" master "$2" up
-	ip -n "ldv-$1" addr add "$3/24" dev eth0
-	ip -n "ldv-$1" link set eth0 up
-	ip -n "ldv-$1" link set lo up
-	ip -n "ldv-$1" route add default via "$4"
-}
-host client br0 10.77.0.2 10.77.0.1
-host rs1 br1 10.77.1.11 10.77.1.1
-host rs2 br1 10.77.1.12 10.77.1.1
-host rs3 br0 10.77.0.13 10.77.0.1
-host rs4 br0 10.77.0.14 10.77.0.1
-host sorry br1 10.77.1.99 10.77.1.1
 for rs in rs3 rs4; do
-	# LVS-DR: the VIP is local on each real but never answered for in ARP
-	ip -n "ldv-$rs" addr add 10.77.0.200/32 dev lo
 	ip netns exec "ldv-$rs" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore && echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce'
 done
 mark topology
@@ -118,14 +126,13 @@ ld() { # command -> $OUT/ld_<command>_<n>.{rc,out,err}
 	echo $? >"$OUT/ld_$n.rc"
 }
 
-# step <name>: wait for the expected table (30 s), probe, record
+# step <name>: wait for the expected table (STEP_DEADLINE s of guest uptime), probe, record
 step() {
 	now
 	t0=$NOW
-	i=0
 	until table >"$OUT/$1.polled" && cmp -s "$OUT/$1.polled" "$EXP/$1.table"; do
-		i=$((i + 1))
-		[ $i -le 150 ] || break
+		now
+		[ "${NOW%.*}" -lt $((${t0%.*} + ${STEP_DEADLINE:-30})) ] || break
 		sleep 0.2
 	done
 	now
@@ -159,6 +166,13 @@ step oneback
 cp "$CF2" "$CF"
 ld reload reload
 step reload
+
+web_down rs2
+step deleted
+
+web_up rs1
+web_up rs2
+step allback
 
 ld stop stop
 step stop

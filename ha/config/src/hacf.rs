@@ -259,6 +259,7 @@ struct Parser<'a> {
     /// Normal plus ping nodes, for `MAXNODE`.
     node_count: usize,
     ping_nodes: Vec<PingNode>,
+    ping_node_positions: Vec<usize>,
 
     respawn: Vec<Respawn>,
     failfast: Vec<Respawn>,
@@ -312,6 +313,7 @@ impl<'a> Parser<'a> {
             node_lines: HashMap::new(),
             node_count: 0,
             ping_nodes: Vec::new(),
+            ping_node_positions: Vec::new(),
             respawn: Vec::new(),
             failfast: Vec::new(),
             apiauth: Vec::new(),

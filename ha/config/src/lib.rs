@@ -202,6 +202,10 @@ pub struct HaCf {
     pub nodes: Vec<String>,
     pub auto_failback: AutoFailback,
     pub ping_nodes: Vec<PingNode>,
+    /// For each of `ping_nodes`, how many `nodes` ha.cf named before it.
+    /// heartbeat keeps one node table in file order, ping nodes included,
+    /// and `cl_status listnodes` shows that order.
+    pub ping_node_positions: Vec<usize>,
     pub respawn: Vec<Respawn>,
     pub logfile: Option<PathBuf>,
     pub debugfile: Option<PathBuf>,

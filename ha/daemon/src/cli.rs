@@ -66,7 +66,8 @@ pub struct Args {
     /// Verbose.
     #[arg(short = 'v')]
     pub verbose: bool,
-    /// Do not manage resources (accepted; no resource manager yet).
+    /// Do not manage resources: haresources is ignored, this node only
+    /// takes part in membership (heartbeat's `-M`).
     #[arg(short = 'M')]
     pub no_manage: bool,
 }
@@ -243,7 +244,7 @@ fn close_inherited_fds() {
 
 fn start(paths: &DaemonPaths, args: &Args) -> i32 {
     close_inherited_fds();
-    let loaded = match crate::config::load(&paths.config) {
+    let mut loaded = match crate::config::load(&paths.config) {
         Ok(l) => l,
         Err(e) => {
             print_problems(&e);
@@ -251,6 +252,11 @@ fn start(paths: &DaemonPaths, args: &Args) -> i32 {
             return LSB_EXIT_NOTCONFIGED;
         }
     };
+    if args.no_manage {
+        // The groups stay in the file for the peer's sake; this node just
+        // never owns any.
+        loaded.haresources.groups.clear();
+    }
     match pidfile::read_state(&paths.pid_file) {
         // A pid namespace may give us the pid of our own previous life.
         PidState::Running(pid) if pid != std::process::id() as i32 => {

@@ -1,15 +1,20 @@
 //! [`run`]: the daemon's event loop on a current-thread tokio runtime.
 //!
-//! One task per UDP socket, one for the FIFO and one per control connection
-//! feed a single channel; the loop owns the membership core and is the only
-//! place that touches it. Each turn: drain the core's transmits (encode
-//! once, send on every medium) and events (log, control socket), then wait
-//! for an input, a signal, or the core's next deadline.
+//! The loop polls the UDP sockets, the ping socket, the signals and one
+//! deadline timer ([`crate::timer`]) itself; the FIFO reader, control
+//! connections, agent runs and `failfast` clients are tasks that feed a
+//! single channel. The loop owns the membership core, the resource manager
+//! and the built-in ipfail and is the only place that touches them. Each
+//! turn: drain the core's transmits (encode once, send on every medium) and
+//! events (log, control socket, ipfail, resource manager), then the
+//! resource manager's duties (send, begin shutdown, fence), then wait for an
+//! input or the earliest deadline of all three cores.
 //!
 //! The resource manager ([`crate::resources`]) sits beside the core: it gets
-//! every membership event and every FIFO message, its sends go through the
-//! core, and a graceful stop first releases its groups, then shuts the
-//! membership down (heartbeat's order).
+//! every membership event (a peer death only if ipfail does not hold it
+//! back, see [`crate::ping`]) and every FIFO message, its sends go through
+//! the core, and a graceful stop first releases its groups, then shuts the
+//! membership down (heartbeat's order). A local fence ends the loop at once.
 
 use std::future::Future;
 use std::io;
@@ -283,13 +288,14 @@ pub async fn run(
     };
 
     let now = Instant::now();
-    let mut core = Membership::with_tuning(
+    let mut links = links;
+    let (core, ping, clients) = crate::ping::setup(
+        &loaded,
         config::membership_config(&loaded, start),
         config::membership_tuning(&loaded),
+        &mut links,
         now,
     );
-    let mut links = links;
-    let (ping, clients) = crate::ping::setup(&loaded, &mut links, &mut core, now);
     let config_dir = paths
         .config
         .ha_cf
@@ -627,7 +633,10 @@ impl Shell {
     fn answer(&self, request: &Request) -> Response {
         match request {
             Request::Snapshot => Response::Snapshot(control::snapshot_from(
-                &self.core.nodes(),
+                &crate::ping::in_hacf_order(
+                    self.core.nodes(),
+                    &self.loaded.hacf.ping_node_positions,
+                ),
                 &self.links,
                 &self.loaded.local_node,
                 self.rsc.rsc_status(),

@@ -20,7 +20,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hb_config::{AutoFailback, PingNode};
-use hb_membership::{Event, LinkStatus, Membership, NodeStatus, PingSpec};
+use hb_membership::{Event, LinkStatus, Membership, NodeStatus, NodeView, PingSpec};
 use hb_resources::ipfail::{self, IpFail, IpFailConfig, Output, PeerDeath};
 use hb_wire::{AuthKeys, Message};
 use nix::sys::socket::{recvfrom, SockaddrLike, SockaddrStorage};
@@ -318,15 +318,17 @@ pub fn ipfail_config(loaded: &hb_config::Loaded) -> Result<IpFailConfig, String>
     })
 }
 
-/// The ping side of ha.cf: ping nodes registered with `core` (their link
-/// names appended to `links`), ipfail built in if a `respawn` line runs it,
-/// and the other `respawn`/`failfast` clients to start at Comm_now_up.
+/// The ping side of ha.cf: the membership core with the ping nodes (their
+/// link names appended to `links`), ipfail built in if a `respawn` line
+/// runs it, and the other `respawn`/`failfast` clients to start at
+/// Comm_now_up.
 pub fn setup(
     loaded: &hb_config::Loaded,
+    config: hb_membership::Config,
+    tuning: hb_membership::Tuning,
     links: &mut Vec<String>,
-    core: &mut Membership,
     now: Instant,
-) -> (PingSide, Vec<crate::respawn::ClientSpec>) {
+) -> (Membership, PingSide, Vec<crate::respawn::ClientSpec>) {
     let (clients, ipfail_wanted) = crate::respawn::clients(&loaded.hacf);
     let ipfail = if ipfail_wanted {
         match ipfail_config(loaded) {
@@ -343,7 +345,38 @@ pub fn setup(
     } else {
         None
     };
-    (PingSide::new(loaded, links, core, ipfail, now), clients)
+    let cf = &loaded.hacf;
+    let first_link = links.len();
+    let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, first_link);
+    links.extend(specs.iter().map(|s| s.name.clone()));
+    let core = Membership::with_ping_nodes(config, tuning, specs, now);
+    let side = PingSide::new(cf, first_link, targets, ipfail, now);
+    (core, side, clients)
+}
+
+/// The core's node views (cluster nodes, then ping nodes) in heartbeat's
+/// node-table order: ha.cf order, a ping node where its line was
+/// (`positions`: how many cluster nodes came before each).
+pub fn in_hacf_order(views: Vec<NodeView>, positions: &[usize]) -> Vec<NodeView> {
+    let (ping, normal): (Vec<NodeView>, Vec<NodeView>) = views.into_iter().partition(|v| v.ping);
+    let mut out = Vec::with_capacity(normal.len() + ping.len());
+    let mut ping = ping
+        .into_iter()
+        .zip(
+            positions
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(usize::MAX)),
+        )
+        .peekable();
+    for (i, n) in normal.into_iter().enumerate() {
+        while let Some((p, _)) = ping.next_if(|(_, pos)| *pos <= i) {
+            out.push(p);
+        }
+        out.push(n);
+    }
+    out.extend(ping.map(|(p, _)| p));
+    out
 }
 
 /// An ipfail log line, tagged with ipfail as its source.
@@ -385,23 +418,15 @@ pub struct PingSide {
 }
 
 impl PingSide {
-    /// Register ha.cf's ping nodes with `core` (their link names appended
-    /// to `links`), open the ICMP sockets, and set up ipfail if `ipfail` is
-    /// `Some` (a `respawn` of heartbeat's ipfail was found).
+    /// Open the ICMP sockets for `targets`; link ids from `first_link` on
+    /// are the ping nodes'.
     pub fn new(
-        loaded: &hb_config::Loaded,
-        links: &mut Vec<String>,
-        core: &mut Membership,
+        cf: &hb_config::HaCf,
+        first_link: usize,
+        targets: Vec<IpAddr>,
         ipfail: Option<IpFailConfig>,
         now: Instant,
     ) -> PingSide {
-        let cf = &loaded.hacf;
-        let first_link = links.len();
-        let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, first_link);
-        for s in specs {
-            links.push(s.name.clone());
-            core.add_ping_node(now, s);
-        }
         let media = if targets.is_empty() {
             None
         } else {
@@ -485,12 +510,15 @@ impl PingSide {
                 }
             }
         }
+        // Keep the phase however late we are; one round per call.
+        let every = self.keepalive.max(Duration::from_millis(1));
         let mut next = self.next_send.unwrap_or(now);
         while next <= now {
-            next = next.checked_add(self.keepalive).unwrap_or(now);
-            if self.keepalive.is_zero() {
-                break;
-            }
+            let Some(t) = next.checked_add(every) else {
+                self.next_send = None;
+                return;
+            };
+            next = t;
         }
         self.next_send = Some(next);
     }
@@ -726,6 +754,38 @@ mod tests {
         let mut v6 = echo_request(true, 1, 1, b"x");
         v6[0] = ICMP6_ECHO_REPLY;
         assert_eq!(echo_reply_payload(true, &v6, 1), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn node_table_follows_hacf_order() {
+        let v = |name: &str, ping: bool| NodeView {
+            name: name.into(),
+            status: NodeStatus::Up,
+            ping,
+            links: Vec::new(),
+        };
+        let names = |vs: Vec<NodeView>| vs.into_iter().map(|v| v.name).collect::<Vec<_>>();
+        let core = || {
+            vec![
+                v("node1", false),
+                v("node2", false),
+                v("p1", true),
+                v("p2", true),
+            ]
+        };
+        // ping before the node lines (cl_status, reversed: node2 node1 p…).
+        assert_eq!(
+            names(in_hacf_order(core(), &[0, 0])),
+            ["p1", "p2", "node1", "node2"]
+        );
+        assert_eq!(
+            names(in_hacf_order(core(), &[1, 2])),
+            ["node1", "p1", "node2", "p2"]
+        );
+        assert_eq!(
+            names(in_hacf_order(core(), &[])),
+            ["node1", "node2", "p1", "p2"]
+        );
     }
 
     #[test]

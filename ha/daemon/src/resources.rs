@@ -1,7 +1,10 @@
 //! The shell around [`hb_resources::ResourceManager`]: builds its config
 //! from ha.cf + haresources, runs the agents it asks for (one at a time, see
-//! [`crate::agent`]), logs its lines, and hands the loop what only the loop
-//! may do (send through membership, begin the membership shutdown, fence).
+//! [`crate::agent`]: resource.d / init.d scripts as heartbeat runs them,
+//! `OCF::type::instance` and bare OCF agents natively), logs its lines
+//! (ResourceManager's in the scripts' `ha_log` format), and hands the loop
+//! what only the loop may do (send through membership, begin the membership
+//! shutdown, fence).
 
 use std::path::PathBuf;
 use std::time::Instant;

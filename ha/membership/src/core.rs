@@ -93,7 +93,20 @@ impl Membership {
 
     /// Like [`Membership::new`], with non-default [`Tuning`] (ha.cf's
     /// `max_rexmit_delay`, or fast timings for tests).
-    pub fn with_tuning(mut config: Config, mut tuning: Tuning, now: Instant) -> Self {
+    pub fn with_tuning(config: Config, tuning: Tuning, now: Instant) -> Self {
+        Self::with_ping_nodes(config, tuning, Vec::new(), now)
+    }
+
+    /// Like [`Membership::with_tuning`], with ha.cf's ping nodes known from
+    /// the first packet on: heartbeat counts them in every `ttl` it sends
+    /// (hopfudge + all nodes, ping nodes included: `ttl=4` for two nodes and
+    /// one ping node in the reference capture).
+    pub fn with_ping_nodes(
+        mut config: Config,
+        mut tuning: Tuning,
+        ping: Vec<crate::PingSpec>,
+        now: Instant,
+    ) -> Self {
         normalize(&mut config, &mut tuning);
         let mut rng = SplitMix64::new(config.seed);
         let nodes: Vec<Node> = config
@@ -140,6 +153,9 @@ impl Membership {
             ping: Vec::new(),
         };
         m.nodes[m.local].uuid = Some(m.config.uuid);
+        for p in ping {
+            m.add_ping_node(now, p);
+        }
         m.boot(now);
         m
     }
@@ -419,7 +435,9 @@ impl Membership {
             generation: self.config.generation,
             ts: self.config.wall_clock_at_start.saturating_add(elapsed),
             ld: &self.loadavg,
-            ttl: u64::from(self.config.hopfudge).saturating_add(self.nodes.len() as u64),
+            ttl: u64::from(self.config.hopfudge)
+                .saturating_add(self.nodes.len() as u64)
+                .saturating_add(self.ping.len() as u64),
         };
         let uuid_of = |name: &str| self.index_of(name).and_then(|i| self.nodes[i].uuid);
         let name_of = |uuid: &[u8]| {

@@ -35,6 +35,10 @@
 //! * Graceful stop: status, `shutdone st=dead`, two statuses a phase later,
 //!   done a phase after that. A peer's `shutdone` kills it at once.
 //!
+//! * Ping nodes ([`ping`]): pseudo-members fed with authentic ICMP replies
+//!   by the shell, dead after `deadping`; not counted for Comm_now_up or
+//!   flow control, counted in `ttl` like heartbeat does.
+//!
 //! [`sim`] runs whole clusters of cores in virtual time.
 
 use std::time::Duration;
@@ -64,7 +68,7 @@ pub struct Config {
     pub deadtime: Duration,
     pub warntime: Duration,
     pub initdead: Duration,
-    /// `ttl` = hopfudge + number of nodes.
+    /// `ttl` = hopfudge + number of nodes (ping nodes included).
     pub hopfudge: u32,
     /// This start's generation (`hb_generation`, already incremented and
     /// persisted by the shell).

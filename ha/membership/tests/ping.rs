@@ -269,3 +269,26 @@ fn ping_nodes_do_not_join_the_cluster() {
     // of cluster members beyond their own.
     assert_eq!(m.node_status("node2"), Some(NodeStatus::Dead));
 }
+
+#[test]
+fn ttl_counts_ping_nodes_from_the_first_packet() {
+    // Reference capture exp-ping_ipfail: two nodes, one ping node, ttl=4
+    // (hopfudge 1 + 3 nodes) on every packet, boot statuses included.
+    let t0 = Instant::now();
+    let mut m = Membership::with_ping_nodes(
+        config(),
+        hb_membership::Tuning::default(),
+        vec![spec(PN, &[PN], 1, ms(1000))],
+        t0,
+    );
+    let mut n = 0;
+    while let Some(t) = m.poll_transmit() {
+        assert_eq!(t.msg.get_str("ttl"), Some("4"), "{:?}", t.msg);
+        n += 1;
+    }
+    assert!(n >= 3, "boot sends init, up, up");
+    assert!(m.is_ping_node(PN));
+    // Without ping nodes: hopfudge 1 + 2 nodes.
+    let mut plain = Membership::new(config(), t0);
+    assert_eq!(plain.poll_transmit().unwrap().msg.get_str("ttl"), Some("3"));
+}

@@ -14,8 +14,10 @@
 //!   `load_haresources` returns them.
 //! * Every `hb_membership::Event` goes to `handle_membership` (the RM needs
 //!   `CommUp`, `NodeStatus`, `NodeDead`, `NodeRestarted`, `PeerShutdown` and
-//!   `Deliver`; the rest is ignored). Our own messages are applied when sent;
-//!   a `Deliver` from the local node is ignored.
+//!   `Deliver`; the rest is ignored), in the order membership raises them:
+//!   a `NodeDead` before `CommUp` (initdead) is recovered once the cluster
+//!   is up, so either order of the two works. Our own messages are applied
+//!   when sent; a `Deliver` from the local node is ignored.
 //! * `Command::Send` goes to `Membership::send`; `Command::ShutdownReady`
 //!   means "every group released": call `Membership::shutdown` (it sends
 //!   `shutdone`). Messages local scripts write to the FIFO go through
@@ -28,6 +30,12 @@
 //!   `pkill -9 heartbeat; reboot -nf`). `Fence { target: Node(n) }` (only
 //!   with `Config::stonith`): reset `n`, answer `handle_fence_result`.
 //! * `rsc_status()` is `cl_status rscstatus`.
+//!
+//! [`ipfail`] is a second, independent state machine of the same shape:
+//! heartbeat's ipfail client built in. The shell feeds it membership events
+//! and ping counts, and passes a peer's death on to the resource manager
+//! only when ipfail does not hold it back (an isolated node never takes
+//! over).
 //!
 //! # What it reproduces (`hb_resource.c`, `ResourceManager`, `mach_down`,
 //! `req_resource`, `rc.d/*`)

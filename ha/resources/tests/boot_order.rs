@@ -177,3 +177,104 @@ fn both_orders_send_the_same_messages() {
         }
     }
 }
+
+/// The peer's stable report ends our RQSTDELAY early while we hold no group
+/// of our own: the reply report we queued before `req_our_resources()` said
+/// `none`, and applying that stale copy of our own word afterwards made us
+/// log "No one owns our local resources!" (seen in the e2e partition test).
+#[test]
+fn own_reports_never_roll_back_what_we_hold() {
+    use hb_membership::NodeStatus;
+    use hb_resources::messages;
+    let mut n = Node::new(
+        AutoFailback::On,
+        vec![group("node2", &["IPaddr::192.0.2.60/24/eth0"])],
+    );
+    n.event(Event::NodeStatus {
+        node: "node2".into(),
+        old: NodeStatus::Dead,
+        new: NodeStatus::Active,
+    });
+    n.event(Event::CommUp);
+    let deliver = |m| Event::Deliver {
+        node: "node2".into(),
+        msg: m,
+    };
+    n.event(deliver(messages::starting()));
+    n.event(deliver(messages::resource(Hold::NONE, false, None)));
+    n.run_for(Duration::from_secs(2));
+    // The peer became stable first (its RQSTDELAY ran out earlier).
+    n.event(deliver(messages::resource(Hold::LOCAL, true, None)));
+    n.run_for(Duration::from_secs(12));
+    assert!(n.rm.is_stable(), "{:#?}", n.logs);
+    assert_eq!(
+        n.rm.rsc_status(),
+        RscStatus::Held(Hold::LOCAL),
+        "{:#?}",
+        n.logs
+    );
+    assert!(
+        !n.logs
+            .iter()
+            .any(|l| l.contains("No one owns") || l.contains("Both machines own")),
+        "{:#?}",
+        n.logs
+    );
+}
+
+/// A heartbeat peer that takes our groups by standby sends its `done`
+/// first and its report of what it took right after; our answer to the
+/// `done` must not audit its stale word ("No one owns our local
+/// resources!" with nothing orphaned).
+#[test]
+fn a_heartbeat_takers_done_before_its_report_is_not_an_orphan() {
+    use hb_membership::NodeStatus;
+    use hb_resources::messages::{self, StandbyPhase};
+    use hb_resources::{LocalRequest, Scope};
+    let mut n = Node::new(AutoFailback::On, only_node1_has_a_group());
+    n.event(Event::NodeStatus {
+        node: "node2".into(),
+        old: NodeStatus::Dead,
+        new: NodeStatus::Active,
+    });
+    n.event(Event::CommUp);
+    let deliver = |m| Event::Deliver {
+        node: "node2".into(),
+        msg: m,
+    };
+    n.event(deliver(messages::starting()));
+    n.event(deliver(messages::resource(Hold::NONE, false, None)));
+    n.run_for(Duration::from_secs(11));
+    n.event(deliver(messages::resource(Hold::LOCAL, true, None)));
+    assert!(n.rm.is_stable() && !n.running.is_empty(), "{:#?}", n.logs);
+
+    n.rm.handle_request(n.now, LocalRequest::Standby(Scope::All));
+    n.drain();
+    n.event(deliver(messages::ask_resources(
+        Hold::ALL,
+        StandbyPhase::Other,
+    )));
+    assert!(n.running.is_empty(), "gave up: {:#?}", n.logs);
+    // heartbeat answers our stable standby report with its own (still the
+    // old word), then sends `done`, then the report of what it took.
+    n.event(deliver(messages::resource(Hold::LOCAL, true, None)));
+    n.event(deliver(messages::ask_resources(
+        Hold::ALL,
+        StandbyPhase::Done,
+    )));
+    n.event(deliver(messages::resource(Hold::ALL, true, None)));
+    n.run_for(Duration::from_secs(2));
+    assert_eq!(
+        n.rm.rsc_status(),
+        RscStatus::Held(Hold::NONE),
+        "{:#?}",
+        n.logs
+    );
+    assert!(
+        !n.logs
+            .iter()
+            .any(|l| l.contains("No one owns") || l.contains("Both machines own")),
+        "{:#?}",
+        n.logs
+    );
+}

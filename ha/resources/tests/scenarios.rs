@@ -610,3 +610,41 @@ fn peer_booting_during_a_failing_shutdown_never_takes_what_still_runs() {
         "{to_n2:#?}"
     );
 }
+
+/// The e2e clusters: only node1 has a group. Failover, failback (on) or
+/// hb_takeover (off) and a standby round trip must not make either node
+/// audit a word against an empty set ("No one owns …").
+#[test]
+fn one_sided_cluster_audits_clean_through_failback_and_takeover() {
+    for afb in [AutoFailback::On, AutoFailback::Off] {
+        let mut cfg = SimConfig::new(afb);
+        cfg.groups.truncate(1);
+        let mut sim = Sim::new(cfg);
+        sim.boot(N1);
+        sim.boot(N2);
+        sim.run_until_pred(secs(20), |s| {
+            s.owner(G1) == Some(N1) && s.rm(N1).is_stable()
+        })
+        .expect("boot");
+        sim.run_for(secs(2));
+        sim.crash(N1);
+        sim.run_until_pred(secs(10), |s| s.owner(G1) == Some(N2))
+            .expect("takeover");
+        sim.run_for(secs(2));
+        sim.boot(N1);
+        sim.run_for(secs(15));
+        if afb == AutoFailback::Off {
+            assert_eq!(sim.owner(G1), Some(N2));
+            sim.request(N1, LocalRequest::Takeover(Scope::All));
+            sim.run_for(secs(3));
+        }
+        assert_eq!(sim.owner(G1), Some(N1), "{afb:?}\n{}", sim.dump());
+        sim.request(N1, LocalRequest::Standby(Scope::All));
+        sim.run_for(secs(3));
+        assert_eq!(sim.owner(G1), Some(N2), "{afb:?}\n{}", sim.dump());
+        sim.request(N1, LocalRequest::Takeover(Scope::All));
+        sim.run_for(secs(3));
+        assert_eq!(sim.owner(G1), Some(N1), "{afb:?}\n{}", sim.dump());
+        no_audit_errors(&sim);
+    }
+}

@@ -393,7 +393,30 @@ fn detach() -> Detached {
                     }
                 }
             }
+            close_inherited(&wr);
             Detached::Child(wr)
+        }
+    }
+}
+
+/// Close every descriptor above stderr we inherited (but `keep`): a caller
+/// such as heartbeat reads the resource script's output until every writer
+/// is gone, so a daemon holding its pipe would hang it.
+fn close_inherited(keep: &OwnedFd) {
+    use std::os::fd::AsRawFd as _;
+    let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => return,
+    };
+    for fd in fds {
+        if fd > 2 && fd != keep.as_raw_fd() {
+            // SAFETY: no Rust object owns these in the fresh child; the
+            // directory handle used to list them is already closed.
+            unsafe {
+                libc::close(fd);
+            }
         }
     }
 }

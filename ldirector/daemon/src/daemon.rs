@@ -17,10 +17,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use ld_checks::CheckResult;
-use ldirector::backend::listing::{self, ListFormat};
+use ldirector::backend::listing;
 use ldirector::backend::Backend;
 use ldirector::config::{AlertStatus, Config, ConfigError, VirtualAddr};
-use ldirector::director::{Action, CheckId, CheckOutcome, CheckRequest, Director, Event};
+use ldirector::director::{
+    Action, CheckId, CheckOutcome, CheckRequest, Director, Event, RealState,
+};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -77,6 +79,15 @@ impl Controller {
     }
 }
 
+/// A running attempt, for cancelling it and for reporting a timeout the
+/// director noticed first.
+struct Attempt {
+    abort: AbortHandle,
+    target: String,
+    started: Instant,
+    deadline: Instant,
+}
+
 struct Finished {
     id: CheckId,
     attempt: u64,
@@ -106,7 +117,7 @@ struct Shell {
     backend: Box<dyn Backend>,
     probe: Arc<dyn Probe>,
     checks: JoinSet<Finished>,
-    in_flight: HashMap<(CheckId, u64), AbortHandle>,
+    in_flight: HashMap<(CheckId, u64), Attempt>,
     check_info: HashMap<CheckId, CheckInfo>,
     transitions: HashMap<(VirtualAddr, SocketAddr), u64>,
     config_path: PathBuf,
@@ -114,6 +125,8 @@ struct Shell {
     /// The daemon's state for `emailalertstatus`.
     phase: AlertStatus,
     maintenance: Option<BTreeSet<String>>,
+    /// Last "Inaccessible real server" mail per real (`emailalertfreq`).
+    resent: HashMap<(VirtualAddr, SocketAddr), Instant>,
 }
 
 /// Run the daemon until a stop signal or `shutdown` resolves; `ready` is
@@ -146,12 +159,16 @@ pub async fn run(
         config_path: opts.config_path,
         phase: AlertStatus::STARTING,
         maintenance: None,
+        resent: HashMap::new(),
     };
     sh.housekeeping(now);
     sh.pump();
     if let Some(path) = &opts.control_socket {
         let _ = std::fs::remove_file(path);
         let l = tokio::net::UnixListener::bind(path)
+            .with_context(|| format!("control socket {}", path.display()))?;
+        // Reload is one of its requests: root only, like the signal.
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .with_context(|| format!("control socket {}", path.display()))?;
         tokio::spawn(control::serve_socket(l, opts.control_tx.clone()));
     }
@@ -168,6 +185,9 @@ pub async fn run(
     } else {
         None
     };
+    for e in &sh.director.config().global.execute {
+        hooks::execute(e, "start");
+    }
     sh.phase = AlertStatus::RUNNING;
     ready();
     tokio::pin!(shutdown);
@@ -202,6 +222,9 @@ pub async fn run(
     sh.phase = AlertStatus::STOPPING;
     sh.director.stop();
     sh.pump();
+    for e in &sh.director.config().global.execute {
+        hooks::execute(e, "stop");
+    }
     sh.checks.abort_all();
     if why == "shutdown" {
         tracing::info!("Linux Director Daemon terminated on request");
@@ -262,8 +285,9 @@ impl Shell {
                     Action::Ipvs(c) => batch.push(c),
                     Action::StartCheck(req) => self.start_check(req),
                     Action::CancelCheck { id, attempt } => {
-                        if let Some(h) = self.in_flight.remove(&(id, attempt)) {
-                            h.abort();
+                        if let Some(a) = self.in_flight.remove(&(id, attempt)) {
+                            a.abort.abort();
+                            self.cancelled(id, a);
                         }
                     }
                     Action::Fallback(f) => hooks::run_shell("fallbackcommand", f.command_line),
@@ -310,6 +334,7 @@ impl Shell {
             Some(t) => t.to_string(),
             None => spec.addr.to_string(),
         };
+        let target_copy = target.clone();
         let handle = self.checks.spawn(async move {
             let started = tokio::time::Instant::now();
             let r = tokio::time::timeout_at(
@@ -331,7 +356,37 @@ impl Shell {
                 timed_out,
             }
         });
-        self.in_flight.insert((id, attempt), handle);
+        self.in_flight.insert(
+            (id, attempt),
+            Attempt {
+                abort: handle,
+                target: target_copy,
+                started: Instant::now(),
+                deadline,
+            },
+        );
+    }
+
+    /// An attempt the director gave up on: past its deadline it is a
+    /// timeout (the director has already counted it as a failure).
+    fn cancelled(&mut self, id: CheckId, a: Attempt) {
+        let now = Instant::now();
+        if now < a.deadline {
+            return;
+        }
+        let was_up = self.check_info.get(&id).map(|c| c.up);
+        if was_up != Some(false) {
+            tracing::info!(real = %a.target, detail = "timeout",
+                "Check failed: real server={}: timeout", a.target);
+        }
+        self.check_info.insert(
+            id,
+            CheckInfo {
+                latency: now.duration_since(a.started),
+                up: false,
+                detail: "timeout".into(),
+            },
+        );
     }
 
     fn finished(&mut self, f: Finished) {
@@ -436,6 +491,15 @@ impl Shell {
         if config.global.logfile != self.director.config().global.logfile {
             tracing::warn!("logfile changed: takes effect at the next restart");
         }
+        let old_execute = self.director.config().global.execute.clone();
+        for e in &old_execute {
+            if !config.global.execute.contains(e) {
+                hooks::execute(e, "stop");
+            }
+        }
+        for e in &config.global.execute {
+            hooks::execute(e, "reload");
+        }
         let phase = std::mem::replace(&mut self.phase, AlertStatus::RELOADING);
         self.director.reload(now, config);
         self.pump();
@@ -483,6 +547,42 @@ impl Shell {
                 .set_maintenance(&files.clone().unwrap_or_default(), &HashMap::new());
             self.maintenance = files;
         }
+        self.resend_alerts(now);
+    }
+
+    /// While a real is down, mail "Inaccessible real server" every
+    /// `emailalertfreq` (0 = never).
+    fn resend_alerts(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        let members = self.director.members();
+        let cfg = self.director.config();
+        for m in &members {
+            let Some(v) = cfg.virtuals.iter().find(|v| v.addr == m.virt) else {
+                continue;
+            };
+            let key = (m.virt, m.dest);
+            if m.state != RealState::Down || v.emailalert.is_none() || v.emailalertfreq.is_zero() {
+                self.resent.remove(&key);
+                continue;
+            }
+            match self.resent.get(&key) {
+                None => {
+                    // The transition itself was mailed just now.
+                    self.resent.insert(key, now);
+                }
+                Some(t) if now.duration_since(*t) >= v.emailalertfreq => {
+                    self.resent.insert(key, now);
+                    due.push((
+                        m.virt,
+                        format!("Inaccessible real server: {} ({})", m.dest, m.virt),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (virt, subject) in due {
+            self.alert(&virt, &subject);
+        }
     }
 
     fn report(&mut self) -> report::StatusReport {
@@ -522,14 +622,5 @@ impl Shell {
             }
         };
         let _ = req.reply.send(text);
-    }
-}
-
-/// The listing the status command prints (kept for callers that want the
-/// plain table without a socket).
-pub fn listing_of(backend: &mut dyn Backend, fmt: ListFormat) -> String {
-    match backend.snapshot() {
-        Ok(s) => listing::render(&s, fmt),
-        Err(e) => format!("error: {e}\n"),
     }
 }

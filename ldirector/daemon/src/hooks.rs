@@ -74,3 +74,21 @@ pub fn send_alert(to: &str, from: Option<&str>, subject: &str) {
         }
     });
 }
+
+/// `execute = <config>`: another ldirectord instance, driven with this
+/// binary (`<config> start|stop|reload`; a failed reload starts it).
+pub fn execute(config: &str, action: &str) {
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("execute {config} {action}: no program path: {e}");
+            return;
+        }
+    };
+    let exe = exe.display().to_string();
+    let line = match action {
+        "reload" => format!("'{exe}' '{config}' reload || '{exe}' '{config}' start"),
+        _ => format!("'{exe}' '{config}' {action}"),
+    };
+    run_shell("execute", line);
+}

@@ -33,7 +33,11 @@ impl Env {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        self.cmd_of(BIN)
+    }
+
+    fn cmd_of(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
         c.env("LDIRECTORD_RUNDIR", self.rundir())
             .env_remove("OCF_ROOT")
             .current_dir(self.dir.path());
@@ -120,7 +124,8 @@ fn lifecycle_start_status_reload_stop() {
     let pid = e.pid().expect("pid file written before start returns");
     assert!(ldirectord::pidfile::is_ldirectord(pid));
     let out = e.status_until("both reals", |s| {
-        s.contains("-> 127.0.0.2:8080") && s.contains("-> 127.0.0.3:8080")
+        weight(s, "127.0.0.2:8080") == Some((1, "Masq"))
+            && weight(s, "127.0.0.3:8080") == Some((2, "Masq"))
     });
     assert!(
         out.starts_with(&format!(
@@ -129,7 +134,11 @@ fn lifecycle_start_status_reload_stop() {
         )),
         "{out}"
     );
-    assert!(out.contains("TCP  127.0.0.100:80 wrr"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["TCP", "127.0.0.100:80", "wrr"]),
+        "{out}"
+    );
 
     // start again: nothing happens
     let o = e.run(&["start"]);
@@ -149,12 +158,17 @@ fn lifecycle_start_status_reload_stop() {
     std::fs::write(
         &e.cfg,
         ON.replace("@DIR@", &e.dir.path().display().to_string())
-            .replace("\tchecktype=on", "\treal=127.0.0.4:8080 masq 3\n\tchecktype=on"),
+            .replace(
+                "\tchecktype=on",
+                "\treal=127.0.0.4:8080 masq 3\n\tchecktype=on",
+            ),
     )
     .unwrap();
     let o = e.run(&["reload"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    e.status_until("new real", |s| s.contains("-> 127.0.0.4:8080"));
+    e.status_until("new real", |s| {
+        weight(s, "127.0.0.4:8080") == Some((3, "Masq"))
+    });
 
     // a broken file: refused, the daemon and its pid file stay
     std::fs::write(&e.cfg, "checkinterval=1\nnonsense=1\n").unwrap();
@@ -168,14 +182,20 @@ fn lifecycle_start_status_reload_stop() {
     assert_eq!(e.pid(), Some(pid));
     let o = e.run(&["status"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(text(&o.stdout).contains("-> 127.0.0.4:8080"));
+    assert_eq!(
+        weight(&text(&o.stdout), "127.0.0.4:8080"),
+        Some((3, "Masq"))
+    );
 
     let o = e.run(&["stop"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!ldirectord::pidfile::process_exists(pid), "stop waits");
     assert!(!e.pid_file().exists());
     let log = e.log();
-    assert!(log.contains("Purged virtual server (stop): 127.0.0.100:80"), "{log}");
+    assert!(
+        log.contains("Purged virtual server (stop): 127.0.0.100:80"),
+        "{log}"
+    );
     assert!(log.contains("Linux Director Daemon terminated on signal: TERM"));
     assert!(log.contains("Reloading Linux Director Daemon config on signal"));
 
@@ -188,7 +208,9 @@ fn lifecycle_start_status_reload_stop() {
 
 #[test]
 fn bad_config_on_start_exits_2_with_file_and_line_and_no_pid_file() {
-    let e = Env::new("checkinterval=1\n\nvirtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq\n\tcheckype=on\n");
+    let e = Env::new(
+        "checkinterval=1\n\nvirtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq\n\tcheckype=on\n",
+    );
     let o = e.run(&["start"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -198,6 +220,41 @@ fn bad_config_on_start_exits_2_with_file_and_line_and_no_pid_file() {
     );
     assert!(!e.pid_file().exists());
     assert!(!e.rundir().join("ldirectord.lddcli.cf.sock").exists());
+}
+
+#[test]
+fn debug_mode_stays_in_the_foreground_and_stops_on_term() {
+    let e = Env::new(ON);
+    let child = e
+        .cmd()
+        .args(["-d", "--ipvs", "none"])
+        .arg(&e.cfg)
+        .arg("start")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    e.status_until("running in the foreground", |s| {
+        s.contains(&format!("running with pid: {pid}")) && weight(s, "127.0.0.2:8080").is_some()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("Starting Linux Director v1.186-ha with pid:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Purged virtual server (stop): 127.0.0.100:80"),
+        "{err}"
+    );
+    assert!(!e.pid_file().exists());
+    assert!(e.log().is_empty(), "-d logs to stderr only");
 }
 
 #[test]
@@ -250,9 +307,30 @@ fn usage_version_check_and_lookup() {
 #[test]
 fn heartbeat_resource_start_is_idempotent_and_status_says_running_on_stdout() {
     let e = Env::new(ON);
-    // heartbeat runs `ldirectord <cfg> start` and greps stdout of status
-    let o = e.run(&["start"]);
-    assert_eq!(o.status.code(), Some(0));
+    // heartbeat runs `ldirectord <cfg> start` and reads its output until
+    // every writer is gone: the daemon must not keep an inherited copy of
+    // the pipe (here on fd 3 as well as stdout).
+    let mut child = e
+        .cmd_of("/bin/sh")
+        .arg("-c")
+        .arg("exec 3>&1; exec \"$0\" --ipvs none \"$1\" start")
+        .arg(BIN)
+        .arg(&e.cfg)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut sink);
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(20)).is_ok(),
+        "start's output pipe never closed"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
     let o = e.run(&["status"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).contains("running"));
@@ -313,7 +391,7 @@ fn metrics_over_http() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    e.status_until("reals", |s| s.contains("-> 127.0.0.3:8080"));
+    e.status_until("reals", |s| weight(s, "127.0.0.3:8080").is_some());
     let body = http_get(addr.parse().unwrap(), "/metrics");
     assert!(body.starts_with("HTTP/1.1 200 OK\r\n"), "{body}");
     assert!(
@@ -327,6 +405,16 @@ fn metrics_over_http() {
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).contains("ldirectord_real_up{"));
     assert_eq!(e.run(&["stop"]).status.code(), Some(0));
+}
+
+/// Weight and forwarding of `dest` in an `ipvsadm -Ln` listing.
+fn weight<'a>(listing: &'a str, dest: &str) -> Option<(u32, &'a str)> {
+    listing.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next()? == "->" && w.next()? == dest).then_some(())?;
+        let fwd = w.next()?;
+        Some((w.next()?.parse().ok()?, fwd))
+    })
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> String {
@@ -366,20 +454,21 @@ virtual=127.0.0.100:80
     );
     let e = Env::new(&cf);
     assert_eq!(e.run(&["start"]).status.code(), Some(0));
-    let ra = format!("-> 127.0.0.2:{pa}");
-    let rb = format!("-> 127.0.0.3:{pb}");
+    let ra = format!("127.0.0.2:{pa}");
+    let rb = format!("127.0.0.3:{pb}");
+    let fb = "127.0.0.1:80";
     e.status_until("both up", |s| {
-        s.contains(&format!("{ra} Masq 1")) && s.contains(&format!("{rb} Masq 2"))
+        weight(s, &ra) == Some((1, "Masq")) && weight(s, &rb) == Some((2, "Masq"))
     });
     drop(a);
-    e.status_until("a quiesced", |s| s.contains(&format!("{ra} Masq 0")));
+    e.status_until("a quiesced", |s| weight(s, &ra) == Some((0, "Masq")));
     drop(b);
     e.status_until("fallback", |s| {
-        s.contains(&format!("{rb} Masq 0")) && s.contains("-> 127.0.0.1:80 Route 1")
+        weight(s, &rb) == Some((0, "Masq")) && weight(s, fb) == Some((1, "Route"))
     });
     let _a = TcpListener::bind(("127.0.0.2", pa)).unwrap();
     e.status_until("a restored, fallback out", |s| {
-        s.contains(&format!("{ra} Masq 1")) && !s.contains("127.0.0.1:80")
+        weight(s, &ra) == Some((1, "Masq")) && weight(s, fb).is_none()
     });
     assert!(e.log().contains("Check failed: real server=127.0.0.2:"));
     assert_eq!(e.run(&["stop"]).status.code(), Some(0));

@@ -55,6 +55,8 @@ impl Backend for Shared {
 #[derive(Clone, Default)]
 struct Servers {
     up: Arc<Mutex<HashSet<SocketAddr>>>,
+    /// Accept and never answer.
+    hung: Arc<Mutex<HashSet<SocketAddr>>>,
     probes: Arc<Mutex<Vec<SocketAddr>>>,
 }
 
@@ -74,6 +76,9 @@ impl Probe for Servers {
     fn probe(&self, spec: Arc<CheckSpec>, _kind: AttemptKind) -> ProbeFuture {
         let target = spec.target();
         let up = target.is_some_and(|t| self.up.lock().unwrap().contains(&t));
+        if target.is_some_and(|t| self.hung.lock().unwrap().contains(&t)) {
+            return Box::pin(std::future::pending());
+        }
         if let Some(t) = target {
             self.probes.lock().unwrap().push(t);
         }
@@ -269,6 +274,34 @@ async fn reals_follow_checks_with_quiescent_and_fallback() {
 }
 
 #[tokio::test]
+async fn a_hung_server_times_out_and_reports_it() {
+    let d = start(QUIESCENT, &["127.0.0.2:8080", "127.0.0.3:8080"]).await;
+    d.until("up", |t| {
+        weight(t, "127.0.0.2:8080") == Some(1) && weight(t, "127.0.0.3:8080") == Some(2)
+    })
+    .await;
+    d.servers
+        .hung
+        .lock()
+        .unwrap()
+        .insert("127.0.0.2:8080".parse().unwrap());
+    d.servers.set("127.0.0.3:8080", false);
+    // Both change: the hung check does not hold up .3's.
+    d.until(".3 quiesced", |t| weight(t, "127.0.0.3:8080") == Some(0))
+        .await;
+    d.until(".2 timed out", |t| weight(t, "127.0.0.2:8080") == Some(0))
+        .await;
+    let r = d.report().await;
+    assert_eq!(
+        r.virtuals[0].reals[0].last_result.as_deref(),
+        Some("timeout")
+    );
+    let secs = r.virtuals[0].reals[0].last_check_seconds.unwrap();
+    assert!(secs >= 0.9, "timeout after checktimeout, took {secs}");
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn without_quiescent_a_failed_real_is_deleted_and_readded() {
     let cf = QUIESCENT.replace("quiescent=yes\n", "");
     let d = start(&cf, &["127.0.0.2:8080", "127.0.0.3:8080"]).await;
@@ -342,14 +375,38 @@ async fn reload_applies_only_the_difference_and_keeps_check_state() {
 }
 
 #[tokio::test]
-async fn autoreload_picks_up_an_edited_file() {
-    let cf = QUIESCENT.replace("checkinterval=1\n", "checkinterval=1\nautoreload=yes\n");
+async fn autoreload_picks_up_an_edited_file_and_runs_the_callback() {
+    let cf = QUIESCENT.replace(
+        "checkinterval=1\n",
+        "checkinterval=1\nautoreload=yes\ncallback=\"@DIR@/cb.sh\"\n",
+    );
     let d = start(&cf, &["127.0.0.2:8080", "127.0.0.3:8080"]).await;
+    let cb = d.path.with_file_name("cb.sh");
+    let out = d.path.with_file_name("cb.out");
+    std::fs::write(
+        &cb,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cb, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     d.until("up", |t| weight(t, "127.0.0.3:8080") == Some(2))
         .await;
-    std::fs::write(&d.path, cf.replace("masq 2", "masq 7")).unwrap();
+    let text = std::fs::read_to_string(&d.path).unwrap();
+    std::fs::write(&d.path, text.replace("masq 2", "masq 7")).unwrap();
     d.until("reloaded", |t| weight(t, "127.0.0.3:8080") == Some(7))
         .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = std::fs::read_to_string(&out).unwrap_or_default();
+        if got == format!("{}\n", d.path.display()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback output {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     d.stop().await;
 }
 

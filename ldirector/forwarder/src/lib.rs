@@ -118,14 +118,17 @@ impl Drop for ConnGuard {
 
 struct Service {
     core: Shared,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// The userspace backend. Listeners and connections run as tasks on the
 /// runtime given to [`Forwarder::new`]; `apply` and `snapshot` only lock
 /// and update shared state.
 pub struct Forwarder {
-    handle: tokio::runtime::Handle,
+    /// Where TCP services accept (all from one listening socket); the
+    /// first also runs UDP services and the timers.
+    handles: Vec<tokio::runtime::Handle>,
+    loads: Arc<tcp::Loads>,
     opts: Arc<Options>,
     /// In creation order (what `snapshot` lists).
     services: Vec<Service>,
@@ -142,6 +145,20 @@ impl Forwarder {
     }
 
     pub fn with_options(handle: tokio::runtime::Handle, opts: Options) -> Forwarder {
+        Forwarder::with_runtimes(vec![handle], opts)
+    }
+
+    /// Every runtime accepts from each TCP service's listening socket, so a
+    /// connection lives on one thread from accept to close when each
+    /// runtime is a current-thread one. An empty list means the current
+    /// runtime.
+    pub fn with_runtimes(handles: Vec<tokio::runtime::Handle>, opts: Options) -> Forwarder {
+        let handles = if handles.is_empty() {
+            vec![tokio::runtime::Handle::current()]
+        } else {
+            handles
+        };
+        let handle = handles[0].clone();
         let registry: Arc<Mutex<Vec<Shared>>> = Arc::default();
         let reg = registry.clone();
         let ticker = handle.spawn(async move {
@@ -160,7 +177,8 @@ impl Forwarder {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9, |d| d.as_nanos() as u64);
         Forwarder {
-            handle,
+            loads: tcp::Loads::new(handles.len()),
+            handles,
             opts: Arc::new(opts),
             services: Vec::new(),
             registry,
@@ -218,7 +236,7 @@ impl Forwarder {
                     self.opts.timeouts,
                     seed,
                 )));
-                let task = self
+                let tasks = self
                     .listen(protocol, addr, core.clone())
                     .map_err(|source| BackendError::Io {
                         context: format!("{cmd}: cannot listen on {addr}"),
@@ -226,7 +244,7 @@ impl Forwarder {
                     })?;
                 info!(service = %key.id_str(), scheduler = params.scheduler.name(), "userspace service listening");
                 lock(&self.registry).push(core.clone());
-                self.services.push(Service { core, task });
+                self.services.push(Service { core, tasks });
             }
             IpvsCommand::EditService { params, .. } => {
                 let i = existing.ok_or_else(|| Self::refused(cmd, IpvsError::NoSuchService))?;
@@ -237,7 +255,9 @@ impl Forwarder {
                 let i = existing.ok_or_else(|| Self::refused(cmd, IpvsError::NoSuchService))?;
                 let s = self.services.remove(i);
                 // Stops accepting; connections already running go on.
-                s.task.abort();
+                for t in &s.tasks {
+                    t.abort();
+                }
                 lock(&self.registry).retain(|c| !Arc::ptr_eq(c, &s.core));
                 info!(service = %key.id_str(), "userspace service removed");
             }
@@ -271,20 +291,37 @@ impl Forwarder {
         protocol: Protocol,
         addr: SocketAddr,
         core: Shared,
-    ) -> std::io::Result<JoinHandle<()>> {
-        let sock = bind(protocol, addr, self.opts.backlog)?;
-        let _rt = self.handle.enter();
-        Ok(match protocol {
+    ) -> std::io::Result<Vec<JoinHandle<()>>> {
+        let mut tasks = Vec::new();
+        match protocol {
             Protocol::Tcp => {
-                let l = tokio::net::TcpListener::from_std(sock.into())?;
-                self.handle
-                    .spawn(tcp::serve(l, addr, core, self.opts.clone()))
+                // One listening socket, accepted from on every runtime:
+                // whichever thread is free takes the next connection
+                // (SO_REUSEPORT would pin connections to a thread by hash,
+                // and to its delays).
+                let sock = bind(protocol, addr, self.opts.backlog)?;
+                for (i, h) in self.handles.iter().enumerate() {
+                    let _rt = h.enter();
+                    let l = tokio::net::TcpListener::from_std(sock.try_clone()?.into())?;
+                    tasks.push(h.spawn(tcp::serve(
+                        l,
+                        addr,
+                        core.clone(),
+                        self.opts.clone(),
+                        self.loads.clone(),
+                        i,
+                    )));
+                }
             }
             Protocol::Udp => {
+                let h = &self.handles[0];
+                let sock = bind(protocol, addr, self.opts.backlog)?;
+                let _rt = h.enter();
                 let u = tokio::net::UdpSocket::from_std(sock.into())?;
-                self.handle.spawn(udp::serve(Arc::new(u), addr, core))
+                tasks.push(h.spawn(udp::serve(Arc::new(u), addr, core)));
             }
-        })
+        }
+        Ok(tasks)
     }
 }
 
@@ -344,8 +381,8 @@ impl Backend for Forwarder {
 impl Drop for Forwarder {
     fn drop(&mut self) {
         self.ticker.abort();
-        for s in &self.services {
-            s.task.abort();
+        for t in self.services.iter().flat_map(|s| &s.tasks) {
+            t.abort();
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use tokio::io::Interest;
@@ -11,8 +12,9 @@ use tokio::net::TcpStream;
 
 /// One splice call moves at most this much: the pipe's capacity. Each skb
 /// fragment takes a pipe slot, so a default 16-slot pipe often moves far
-/// less than 64 KiB per call; 256 KiB (64 slots) keeps calls few.
-const CHUNK: usize = 256 * 1024;
+/// less than 64 KiB per call; 128 KiB (32 slots) keeps calls few while a
+/// connection's turn (see [`Fair`]) stays short.
+const CHUNK: usize = 128 * 1024;
 /// Empty pipes kept for reuse: creating one is two syscalls and two fds.
 const POOL_MAX: usize = 256;
 
@@ -61,6 +63,22 @@ impl Pipe {
     }
 }
 
+/// Yields to the other connections on this thread every [`CHUNK`] bytes:
+/// as long as a socket stays readable, tokio would otherwise let one bulk
+/// transfer move tens of megabytes before anything else runs.
+#[derive(Default)]
+struct Fair(usize);
+
+impl Fair {
+    async fn moved(&mut self, n: usize) {
+        self.0 += n;
+        if self.0 >= CHUNK {
+            self.0 = 0;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     // SAFETY: plain syscall on fds that outlive the call; null offsets.
     let n = unsafe {
@@ -80,33 +98,46 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     }
 }
 
-fn shutdown_write(s: &TcpStream) {
-    // ENOTCONN when the peer already reset: nothing left to tell it.
-    let _ = socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write);
+/// Pass a FIN on. The direction that finishes last skips it: both sockets
+/// are closed right after, and close() sends that FIN (everything was read,
+/// so it is not a reset) for one syscall less per connection.
+fn shutdown_write(s: &TcpStream, eofs: &AtomicU8) {
+    if eofs.fetch_add(1, Ordering::AcqRel) == 0 {
+        // ENOTCONN when the peer already reset: nothing left to tell it.
+        let _ = socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write);
+    }
 }
 
 /// Copy `src` to `dst` until `src`'s FIN, which is passed on (`dst` shut
-/// down for writing); `count` sees the size of each read.
+/// down for writing); `count` sees the size of each read. `eofs` is shared
+/// by the two directions of one connection.
 pub(crate) async fn pump(
     src: &TcpStream,
     dst: &TcpStream,
     use_splice: bool,
+    eofs: &AtomicU8,
     count: impl Fn(usize),
 ) -> io::Result<()> {
     if use_splice {
-        match pump_splice(src, dst, &count).await {
+        match pump_splice(src, dst, eofs, &count).await {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
             r => return r,
         }
     }
-    pump_copy(src, dst, &count).await
+    pump_copy(src, dst, eofs, &count).await
 }
 
-async fn pump_splice(src: &TcpStream, dst: &TcpStream, count: &impl Fn(usize)) -> io::Result<()> {
+async fn pump_splice(
+    src: &TcpStream,
+    dst: &TcpStream,
+    eofs: &AtomicU8,
+    count: &impl Fn(usize),
+) -> io::Result<()> {
     // No pipe until there is something to move: many connections only
     // ever carry data one way at a time.
     src.readable().await?;
     let pipe = Pipe::get()?;
+    let mut fair = Fair::default();
     let (sfd, dfd) = (src.as_raw_fd(), dst.as_raw_fd());
     loop {
         let n = loop {
@@ -120,7 +151,7 @@ async fn pump_splice(src: &TcpStream, dst: &TcpStream, count: &impl Fn(usize)) -
             }
         };
         if n == 0 {
-            shutdown_write(dst);
+            shutdown_write(dst, eofs);
             pipe.put();
             return Ok(());
         }
@@ -134,11 +165,21 @@ async fn pump_splice(src: &TcpStream, dst: &TcpStream, count: &impl Fn(usize)) -
                 Err(e) => return Err(e),
             }
         }
+        fair.moved(n).await;
     }
 }
 
-async fn pump_copy(src: &TcpStream, dst: &TcpStream, count: &impl Fn(usize)) -> io::Result<()> {
-    let mut buf = vec![0u8; CHUNK];
+async fn pump_copy(
+    src: &TcpStream,
+    dst: &TcpStream,
+    eofs: &AtomicU8,
+    count: &impl Fn(usize),
+) -> io::Result<()> {
+    // Most connections move a few KiB: grow to CHUNK only once a read
+    // fills the buffer, and allocate nothing for a direction never used.
+    src.readable().await?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut fair = Fair::default();
     loop {
         src.readable().await?;
         let n = match src.try_read(&mut buf) {
@@ -147,10 +188,11 @@ async fn pump_copy(src: &TcpStream, dst: &TcpStream, count: &impl Fn(usize)) -> 
             Err(e) => return Err(e),
         };
         if n == 0 {
-            shutdown_write(dst);
+            shutdown_write(dst, eofs);
             return Ok(());
         }
         count(n);
+        let grow = n == buf.len() && buf.len() < CHUNK;
         let mut off = 0;
         while off < n {
             dst.writable().await?;
@@ -159,6 +201,10 @@ async fn pump_copy(src: &TcpStream, dst: &TcpStream, count: &impl Fn(usize)) -> 
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
+        }
+        fair.moved(n).await;
+        if grow {
+            buf.resize(CHUNK, 0);
         }
     }
 }

@@ -63,6 +63,11 @@ pub enum Ended {
 /// IPVS's timeouts that matter to a proxy, overridable for tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
+    /// `ipvsadm --set` tcp: an ESTABLISHED connection silent this long is
+    /// dropped (900 s).
+    pub tcp_established: Duration,
+    /// Silence allowed once one side sent FIN (FIN_WAIT: 120 s).
+    pub tcp_fin_wait: Duration,
     /// `ipvsadm --set` tcpfin / TIME_WAIT: 120 s.
     pub tcp_time_wait: Duration,
     /// CLOSE state: 10 s.
@@ -74,6 +79,8 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
+            tcp_established: Duration::from_secs(900),
+            tcp_fin_wait: Duration::from_secs(120),
             tcp_time_wait: Duration::from_secs(120),
             tcp_close: Duration::from_secs(10),
             udp: Duration::from_secs(300),

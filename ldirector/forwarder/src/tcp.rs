@@ -2,6 +2,7 @@
 //! ways with half-close, account the connection's states like IPVS.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,16 +13,71 @@ use crate::service::Ended;
 use crate::stats::Traffic;
 use crate::{lock, ConnGuard, Options, Shared};
 
+/// Live connections per runtime, shared by all accept loops: a runtime
+/// busier than another leaves the next connection to it for a moment.
+#[derive(Debug)]
+pub(crate) struct Loads(Vec<AtomicUsize>);
+
+impl Loads {
+    pub(crate) fn new(n: usize) -> Arc<Loads> {
+        Arc::new(Loads((0..n).map(|_| AtomicUsize::new(0)).collect()))
+    }
+
+    /// Clearly busier than the least busy other runtime: by 2 connections
+    /// and a quarter (short connections come and go; only lasting
+    /// imbalance matters).
+    fn busier_than_another(&self, me: usize) -> bool {
+        let mine = self.0.get(me).map_or(0, |l| l.load(Ordering::Relaxed));
+        let least = self
+            .0
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .map(|(_, l)| l.load(Ordering::Relaxed))
+            .min();
+        least.is_some_and(|least| mine >= least + (least / 4).max(2))
+    }
+}
+
+/// Counts one connection on runtime `me` while alive.
+struct LoadGuard(Arc<Loads>, usize);
+
+impl LoadGuard {
+    fn new(loads: Arc<Loads>, me: usize) -> Self {
+        if let Some(l) = loads.0.get(me) {
+            l.fetch_add(1, Ordering::Relaxed);
+        }
+        LoadGuard(loads, me)
+    }
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        if let Some(l) = self.0 .0.get(self.1) {
+            l.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub(crate) async fn serve(
     listener: TcpListener,
     vip: SocketAddr,
     core: Shared,
     opts: Arc<Options>,
+    loads: Arc<Loads>,
+    me: usize,
 ) {
     let svc_traffic = lock(&core).traffic();
     loop {
+        // All runtimes wake for a new connection and the first to call
+        // accept() takes it; without this, one thread would take a whole
+        // burst of long connections while the other idles.
+        if loads.busier_than_another(me) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         match listener.accept().await {
             Ok((client, peer)) => {
+                let load = LoadGuard::new(loads.clone(), me);
                 tokio::spawn(handle(
                     client,
                     peer,
@@ -29,6 +85,7 @@ pub(crate) async fn serve(
                     core.clone(),
                     svc_traffic.clone(),
                     opts.clone(),
+                    load,
                 ));
             }
             Err(e) => {
@@ -53,6 +110,7 @@ async fn handle(
     core: Shared,
     svc_traffic: Arc<Traffic>,
     opts: Arc<Options>,
+    _load: LoadGuard,
 ) {
     let conn = crate::sched::ConnInfo { client: peer, vip };
     let assigned = lock(&core).schedule(&conn, Instant::now());
@@ -81,26 +139,49 @@ async fn handle(
     let _ = server.set_nodelay(true);
     guard.established();
 
-    let upstream = crate::pump::pump(&client, &server, opts.splice, |n| {
+    // Milliseconds since `epoch` of the last bytes moved either way.
+    let epoch = Instant::now();
+    let last = AtomicU64::new(0);
+    let seen = || last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    let eofs = AtomicU8::new(0);
+    let upstream = crate::pump::pump(&client, &server, opts.splice, &eofs, |n| {
         dest_traffic.add_in(n);
         svc_traffic.add_in(n);
+        seen();
     });
-    let downstream = crate::pump::pump(&server, &client, opts.splice, |n| {
+    let downstream = crate::pump::pump(&server, &client, opts.splice, &eofs, |n| {
         dest_traffic.add_out(n);
         svc_traffic.add_out(n);
+        seen();
     });
     tokio::pin!(upstream, downstream);
     let (mut up_done, mut down_done) = (false, false);
+    let timeouts = opts.timeouts;
+    let mut idle_limit = timeouts.tcp_established;
     let outcome = loop {
+        let quiet_since = epoch + Duration::from_millis(last.load(Ordering::Relaxed));
         let r = tokio::select! {
             r = &mut upstream, if !up_done => { up_done = true; r }
             r = &mut downstream, if !down_done => { down_done = true; r }
+            _ = tokio::time::sleep_until((quiet_since + idle_limit).into()) => {
+                let quiet_for = Instant::now().saturating_duration_since(
+                    epoch + Duration::from_millis(last.load(Ordering::Relaxed)),
+                );
+                if quiet_for >= idle_limit {
+                    // IPVS forgets a silent connection; its next packet
+                    // would be answered with a reset.
+                    break Err(std::io::Error::from(std::io::ErrorKind::TimedOut));
+                }
+                continue;
+            }
         };
         if let Err(e) = r {
             break Err(e);
         }
         // The first FIN ends ESTABLISHED.
         guard.closing();
+        idle_limit = timeouts.tcp_fin_wait;
+        seen();
         if up_done && down_done {
             break Ok(());
         }

@@ -227,21 +227,30 @@ async fn snapshot_counts_bytes_and_packets_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_looks_like_ipvsadm() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
     let v = vip(8, 18008);
-    let r1: SocketAddr = "127.0.0.2:80".parse().unwrap();
-    let r2: SocketAddr = "127.0.0.3:80".parse().unwrap();
+    let quiet: SocketAddr = "127.0.0.3:80".parse().unwrap();
     let mut fwd = forwarder();
     fwd.apply(&[
         add_service(tcp(v), Scheduler::Wlc),
-        add_dest(tcp(v), r1, 3),
-        add_dest(tcp(v), r2, 0),
+        add_dest(tcp(v), a, 3),
+        add_dest(tcp(v), quiet, 0),
     ])
     .unwrap();
-    let out = render(&fwd.snapshot().unwrap(), ListFormat::Plain);
-    assert!(out.contains("TCP  127.77.8.1:18008 wlc"), "{out}");
-    assert!(out.contains("-> 127.0.0.2:80"), "{out}");
-    assert!(out.contains("-> 127.0.0.3:80"), "{out}");
-    assert!(out.contains("Masq"), "{out}");
+    let held = connect(v).await.unwrap();
+    let s = until(&mut fwd, "one active", |s| conns(s, a) == Some((1, 0))).await;
+    let out = render(&s, ListFormat::Plain);
+    let expect = format!(
+        "IP Virtual Server version 1.2.1 (size=4096)\n\
+         Prot LocalAddress:Port Scheduler Flags\n\
+         \x20 -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+         TCP  127.77.8.1:18008 wlc\n\
+         \x20 -> {:<28} Masq    3      1          0         \n\
+         \x20 -> 127.0.0.3:80                 Masq    0      0          0         \n",
+        a.to_string()
+    );
+    assert_eq!(out, expect);
+    held.echo_and_close(b"x").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,4 +302,175 @@ async fn a_vip_not_configured_yet_can_be_served() {
         IpvsCommand::DeleteService { key: udp(v) },
     ])
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_dropped_after_the_tcp_timeout() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(11, 18011);
+    let mut opts = Options::default();
+    opts.timeouts.tcp_established = Duration::from_millis(300);
+    opts.timeouts.tcp_close = Duration::ZERO;
+    let mut fwd = Forwarder::with_options(tokio::runtime::Handle::current(), opts);
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let mut c = connect(v).await.unwrap();
+    until(&mut fwd, "established", |s| conns(s, a) == Some((1, 0))).await;
+    // Nothing moves: the forwarder gives up and resets.
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(10), c.r.read_to_end(&mut rest))
+        .await
+        .expect("dropped in time");
+    assert!(r.is_err() || rest.is_empty(), "{r:?} {rest:?}");
+    until(&mut fwd, "forgotten", |s| conns(s, a) == Some((0, 0))).await;
+}
+
+/// Current-thread runtimes on their own threads, all accepting from one
+/// listening socket (how the standalone `ld-forwarder` runs).
+#[test]
+fn several_current_thread_runtimes_share_a_service() {
+    let mut handles = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..2 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            tx.send(rt.handle().clone()).unwrap();
+            let _ = rt.block_on(stop_rx);
+        });
+        handles.push(rx.recv().unwrap());
+        stops.push(stop_tx);
+    }
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let (a, _ta) = tcp_real(LO.into(), "A").await;
+        let v = vip(12, 18012);
+        let mut fwd = Forwarder::with_runtimes(handles, Options::default());
+        fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+            .unwrap();
+        let held: Vec<Client> = {
+            let mut v2 = Vec::new();
+            for _ in 0..20 {
+                v2.push(connect(v).await.unwrap());
+            }
+            v2
+        };
+        for (i, c) in held.into_iter().enumerate() {
+            let m = format!("m{i}");
+            assert_eq!(c.echo_and_close(m.as_bytes()).await, m.as_bytes());
+        }
+        let s = fwd.snapshot().unwrap();
+        assert_eq!(s.services[0].stats.conns, 20);
+        drop(fwd);
+    });
+    for s in stops {
+        let _ = s.send(());
+    }
+}
+
+/// ldirectord's fallback is just one more destination: when every real
+/// server is quiesced it is added, and it is removed when one comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_takes_over_while_the_reals_are_quiesced() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let (f, _tf) = tcp_real(LO.into(), "FALLBACK").await;
+    let v = vip(13, 18013);
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Wrr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    assert_eq!(connect(v).await.unwrap().id, "A");
+    fwd.apply(&[
+        IpvsCommand::EditDest {
+            key: tcp(v),
+            dest: a,
+            params: dest(0),
+        },
+        add_dest(tcp(v), f, 1),
+    ])
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(connect(v).await.unwrap().id, "FALLBACK");
+    }
+    fwd.apply(&[
+        IpvsCommand::EditDest {
+            key: tcp(v),
+            dest: a,
+            params: dest(1),
+        },
+        IpvsCommand::DelDest {
+            key: tcp(v),
+            dest: f,
+        },
+    ])
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(connect(v).await.unwrap().id, "A");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_service_keeps_a_client_on_one_real() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let (b, _tb) = tcp_real(LO.into(), "B").await;
+    let v = vip(14, 18014);
+    let mut fwd = forwarder();
+    fwd.apply(&[
+        IpvsCommand::AddService {
+            key: tcp(v),
+            params: ldirector::ipvs::ServiceParams {
+                scheduler: Scheduler::Rr,
+                persistent: Some(300),
+                netmask: Some(ldirector::config::Netmask::V4(
+                    "255.255.255.0".parse().unwrap(),
+                )),
+                schedflags: None,
+                ops: false,
+            },
+        },
+        add_dest(tcp(v), a, 1),
+        add_dest(tcp(v), b, 1),
+    ])
+    .unwrap();
+    // rr would alternate; persistence keeps 127.0.0.1 on its first pick.
+    let first = connect(v).await.unwrap().id;
+    for _ in 0..6 {
+        assert_eq!(connect(v).await.unwrap().id, first);
+    }
+    let s = fwd.snapshot().unwrap();
+    let persist: u32 = s.services[0].dests.iter().map(|d| d.persist_conns).sum();
+    assert_eq!(persist, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_come_from_the_two_second_estimator() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(15, 18015);
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    assert_eq!(fwd.snapshot().unwrap().services[0].stats.cps, 0);
+    // Keep traffic going until an estimator interval has seen it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        for _ in 0..20 {
+            connect(v).await.unwrap().echo_and_close(&[1u8; 1000]).await;
+        }
+        let s = fwd.snapshot().unwrap();
+        let st = &s.services[0].stats;
+        if st.cps > 0 && st.inbps > 0 && st.outbps > 0 && st.inpps > 0 {
+            assert_eq!(s.services[0].dests[0].stats.cps, st.cps);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no rates: {st:?}");
+    }
+    let out = render(&fwd.snapshot().unwrap(), ListFormat::Rate);
+    assert!(out.contains("CPS"), "{out}");
 }

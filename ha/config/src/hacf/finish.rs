@@ -122,6 +122,7 @@ impl Parser<'_> {
             nodes: self.nodes,
             auto_failback: self.auto_failback,
             ping_nodes: self.ping_nodes,
+            ping_node_positions: self.ping_node_positions,
             respawn: self.respawn,
             logfile: self.logfile,
             debugfile: self.debugfile,

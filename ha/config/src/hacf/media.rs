@@ -173,6 +173,7 @@ impl Parser<'_> {
         self.count_medium()?;
         self.count_node()?;
         self.ping_nodes.push(p);
+        self.ping_node_positions.push(self.nodes.len());
         Ok(())
     }
 

@@ -268,6 +268,10 @@ fn ucast_peers_must_be_addresses() {
         h.ping_nodes,
         [PingNode::Single("2001:db8::fe".parse().unwrap())]
     );
+    // Declared before any node line.
+    assert_eq!(h.ping_node_positions, [0]);
+    let h = parse("bcast eth0\nnode a\nping 192.0.2.1\nnode b\nping 192.0.2.2\n");
+    assert_eq!(h.ping_node_positions, [1, 2]);
 }
 
 #[test]

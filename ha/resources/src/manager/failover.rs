@@ -23,6 +23,7 @@ impl ResourceManager {
         let has_resources = p.has_resources;
         let announced_shutdown = p.shutdown_seen;
         self.peer_report_fresh = false;
+        self.peer_done_unreported = false;
         if self.cancel_standby() && !self.other_stable && self.i_hold == Hold::ALL {
             self.other_stable = true;
         }
@@ -168,6 +169,7 @@ impl ResourceManager {
         if self.nice {
             self.other_stable = true;
             self.other_holds = Hold::NONE;
+            self.peer_done_unreported = false;
             self.cancel_standby();
         }
         self.log(

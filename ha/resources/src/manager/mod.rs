@@ -116,6 +116,12 @@ pub struct ResourceManager {
     peer_report_fresh: bool,
     /// The word of our last `resource` report.
     last_reported: Option<Hold>,
+    /// The peer ended a standby with its `done`; its report of what it now
+    /// holds follows (heartbeat sends it right after). heartbeat audits its
+    /// own reply only when that reply loops back, by which time the peer's
+    /// report is in; we apply our own at once, so the orphan part of the
+    /// audit waits for the peer's report instead.
+    peer_done_unreported: bool,
     /// Legacy: when to ask again for our groups nobody granted yet.
     reask_at: Option<Instant>,
     /// The latest `now` seen, for deadlines set deep inside handlers.
@@ -181,6 +187,7 @@ impl ResourceManager {
             standby_epoch: 0,
             peer_report_fresh: false,
             last_reported: None,
+            peer_done_unreported: false,
             reask_at: None,
             clock: now,
             rsc_needs_failback: false,

@@ -39,10 +39,15 @@ impl ResourceManager {
     /// shutdown), and a peer that boots meanwhile takes those groups when
     /// its RQSTDELAY expires, while slow or retried stops still run here.
     pub(super) fn send_held(&mut self, stable: bool, info: Option<&str>) {
+        self.send_held_with(stable, info, Hold::NONE);
+    }
+
+    /// [`send_held`](Self::send_held), also claiming `extra`.
+    pub(super) fn send_held_with(&mut self, stable: bool, info: Option<&str>, extra: Hold) {
         if !self.nice || self.fenced {
             return;
         }
-        let word = self.advertised();
+        let word = self.advertised().union(extra);
         self.last_reported = Some(word);
         let msg = messages::resource(word, stable, info);
         self.out.push_back(Command::Send(msg.clone()));
@@ -120,7 +125,10 @@ impl ResourceManager {
                     // "No one owns foreign resources!". Report what runs
                     // now first. Our own part is settled: isstable is
                     // heartbeat's `resourcestate == R_STABLE`.
-                    self.send_held(self.rstate == RState::Stable, Some("standby"));
+                    // A taker reports the set it now holds, as it will
+                    // once its own `done` is applied (even where that set
+                    // has no group: the peer audits words, not groups).
+                    self.send_held_with(self.rstate == RState::Stable, Some("standby"), acquired);
                     self.send(messages::ask_resources(hold, StandbyPhase::Done));
                 } else {
                     // heartbeat's child would still send it, and a peer in a

@@ -143,7 +143,12 @@ impl ResourceManager {
                 isstable,
                 info,
             } => {
-                let hold = meant.map_or(hold, |h| Some(h.as_str()));
+                // A report of ours says what we held when we sent it; the
+                // copy comes back after later handlers may have changed
+                // that (req_our_resources right after a reply report), and
+                // re-applying the old word would roll it back. Our word is
+                // current by construction.
+                let hold = meant.map_or(hold, |_| Some(self.i_hold.as_str()));
                 self.process_resources(now, true, hold, full, isstable, info)
             }
             Incoming::AskResources { hold, info } => {
@@ -228,6 +233,7 @@ impl ResourceManager {
         // heartbeat would wait an hour with the released groups down.
         self.cancel_standby();
         self.peer_report_fresh = false;
+        self.peer_done_unreported = false;
         self.send_held(self.rstate == RState::Stable, None);
         self.set_rstate(now, new);
     }
@@ -283,6 +289,7 @@ impl ResourceManager {
             self.other_holds = self.other_holds.updated(n, full);
             if full {
                 self.peer_report_fresh = self.going == Going::Not;
+                self.peer_done_unreported = false;
             }
             if let Some(s) = isstable {
                 if s == "1" {
@@ -391,7 +398,11 @@ impl ResourceManager {
         if self.other_holds.intersects(Hold::LOCAL) && self.i_hold.intersects(Hold::FOREIGN) {
             self.log(Level::Error, "Both machines own foreign resources!");
         }
-        if self.is_stable() && !self.shutdown_in_progress && self.rstate != RState::Shutdown {
+        if self.is_stable()
+            && !self.shutdown_in_progress
+            && self.rstate != RState::Shutdown
+            && !self.peer_done_unreported
+        {
             if !self.i_hold.intersects(Hold::LOCAL) && !self.other_holds.intersects(Hold::FOREIGN) {
                 self.log(Level::Error, "No one owns our local resources!");
             }

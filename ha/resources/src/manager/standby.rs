@@ -162,6 +162,7 @@ impl ResourceManager {
                             Level::Info,
                             format!("Other node completed standby takeover of {rtype} resources."),
                         );
+                        self.peer_done_unreported = true;
                     }
                     self.send_held(true, None);
                 } else {

@@ -90,18 +90,41 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
+    // One current-thread runtime per thread, each with its own listener:
+    // a connection never changes threads (the main thread is one of them).
+    let build = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let rt = match build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ld-forwarder: runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let mut fwd = Forwarder::with_options(rt.handle().clone(), opts);
+    let mut handles = vec![rt.handle().clone()];
+    for i in 1..threads {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name(format!("ld-forwarder-{i}"))
+            .spawn(move || match build() {
+                Ok(rt) => {
+                    let _ = tx.send(Some(rt.handle().clone()));
+                    rt.block_on(std::future::pending::<()>());
+                }
+                Err(e) => {
+                    eprintln!("ld-forwarder: runtime: {e}");
+                    let _ = tx.send(None);
+                }
+            });
+        match spawned.ok().and_then(|_| rx.recv().ok().flatten()) {
+            Some(h) => handles.push(h),
+            None => return ExitCode::FAILURE,
+        }
+    }
+    let mut fwd = Forwarder::with_runtimes(handles, opts);
     if let Err(e) = fwd.apply(&cmds) {
         eprintln!("ld-forwarder: {e}");
         return ExitCode::FAILURE;

@@ -71,6 +71,7 @@ pub fn forwarder() -> Forwarder {
                 tcp_time_wait: Duration::ZERO,
                 tcp_close: Duration::ZERO,
                 udp: Duration::from_millis(300),
+                ..Timeouts::default()
             },
             ..Options::default()
         },
