@@ -197,17 +197,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_endless_reply_is_refused_at_the_cap() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
+        let (s, server) = net::serve_one(|mut s| async move {
             // Continuation lines for ever (until the client hangs up).
             while s.write_all(b"220-still greeting you\r\n").await.is_ok() {}
-        });
-        let mut c = Control {
-            s: Stream::Plain(net::tcp(addr).await.unwrap()),
-            buf: Vec::new(),
-        };
+        })
+        .await;
+        let mut c = Control { s, buf: Vec::new() };
         let err = c.reply().await.unwrap_err();
         assert!(err.to_string().contains("longer than"), "{err}");
         assert!(c.buf.len() <= MAX_REPLY + 8192);

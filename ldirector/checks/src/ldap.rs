@@ -221,19 +221,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_announcing_more_than_a_response_may_hold_is_refused_at_once() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
+        let (s, server) = net::serve_one(|mut s| async move {
             // A SEQUENCE of 2 GiB, then silence (the connection stays open).
             s.write_all(b"\x30\x84\x80\0\0\0\x02\x01").await.unwrap();
             let mut rest = Vec::new();
             let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest).await;
-        });
-        let mut c = Conn {
-            s: Stream::Plain(net::tcp(addr).await.unwrap()),
-            buf: Vec::new(),
-        };
+        })
+        .await;
+        let mut c = Conn { s, buf: Vec::new() };
         let err = c.next_message().await.unwrap_err();
         assert!(err.to_string().contains("2147483648 bytes"), "{err}");
         drop(c);
