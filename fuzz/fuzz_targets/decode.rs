@@ -27,7 +27,9 @@ fn check(bytes: &[u8], keys: &AuthKeys) {
         // Accepted on netstring but not representable as classic text (the
         // in-band auth= input): a struct holding its own separator byte, or a
         // message that grows past the limit once auth= is added.
-        Err(EncodeError::BadValue { .. } | EncodeError::TooLarge(_)) if format == Format::Netstring => {
+        Err(EncodeError::BadValue { .. } | EncodeError::TooLarge(_))
+            if format == Format::Netstring =>
+        {
             return
         }
         Err(e) => panic!("decoded {format:?} message does not re-encode: {e}"),

@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 
-use ldirector::negotiate::{perl_match, Verdict};
+use ldirector::negotiate::{perl_match, Verdict, MAX_REPLY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{self, Stream, MAX_RESPONSE};
@@ -87,6 +87,13 @@ impl Control {
             if let Some((code, line, used)) = parse_reply(&self.buf) {
                 self.buf.drain(..used);
                 return Ok((code, line));
+            }
+            // Each read rescans the reply from its start: the cap keeps that
+            // cheap (and the buffer small) against an endless reply.
+            if self.buf.len() > MAX_REPLY {
+                return Err(CheckError::Protocol(format!(
+                    "FTP reply longer than {MAX_REPLY} bytes"
+                )));
             }
             if self.s.read_more(&mut self.buf).await? == 0 {
                 return Err(CheckError::Protocol("FTP control connection closed".into()));
@@ -186,6 +193,21 @@ mod tests {
         assert_eq!(parse_reply(b"230-Welcome\r\n"), None);
         assert_eq!(parse_reply(b"22"), None);
         assert_eq!(parse_reply(b"hello\r\n"), None);
+    }
+
+    #[tokio::test]
+    async fn an_endless_reply_is_refused_at_the_cap() {
+        let (s, server) = net::serve_one(|mut s| async move {
+            // Continuation lines for ever (until the client hangs up).
+            while s.write_all(b"220-still greeting you\r\n").await.is_ok() {}
+        })
+        .await;
+        let mut c = Control { s, buf: Vec::new() };
+        let err = c.reply().await.unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+        assert!(c.buf.len() <= MAX_REPLY + 8192);
+        drop(c);
+        server.await.unwrap();
     }
 
     #[test]

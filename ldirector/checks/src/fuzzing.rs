@@ -1,6 +1,8 @@
 //! Entry points for the fuzz targets (`fuzz/`): every parser here that
 //! reads a server's bytes, driven the way the checks drive it. Not an API.
 
+use std::sync::LazyLock;
+
 use bytes::BytesMut;
 use regex::Regex;
 
@@ -67,10 +69,9 @@ pub fn radius(data: &[u8]) {
 
 /// DNS: a reply parsed and judged against a pattern.
 pub fn dns(data: &[u8]) {
-    if let Ok(m) = crate::dns::parse(data) {
-        if let Ok(re) = Regex::new("^1") {
-            let _ = crate::dns::judge(&m, &re);
-        }
+    static RECEIVE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new("^1").ok());
+    if let (Ok(m), Some(re)) = (crate::dns::parse(data), RECEIVE.as_ref()) {
+        let _ = crate::dns::judge(&m, re);
     }
 }
 

@@ -11,7 +11,7 @@ use ldirector::config::Service;
 use ldirector::negotiate::{perl_match, Verdict};
 use tokio::io::AsyncWriteExt;
 
-use crate::net::{self, Stream};
+use crate::net::{self, Stream, MAX_RESPONSE};
 use crate::{CheckError, CheckOut, Ctx};
 
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -75,31 +75,32 @@ fn unbind_request(id: u32) -> Vec<u8> {
 /// (tag, content, bytes used).
 type Tlv<'a> = (u8, &'a [u8], usize);
 
-/// One TLV at the start of `b`. `None` if incomplete; `Err` if malformed.
-pub(crate) fn read_tlv(b: &[u8]) -> Result<Option<Tlv<'_>>, CheckError> {
-    let bad = || CheckError::Protocol("malformed LDAP message".into());
+/// The tag, content length and header length of the TLV at the start of
+/// `b`; `None` if the header is incomplete, `Err` if malformed.
+fn tlv_header(b: &[u8]) -> Result<Option<(u8, usize, usize)>, CheckError> {
     let (Some(&tag), Some(&l0)) = (b.first(), b.get(1)) else {
         return Ok(None);
     };
-    let (len, head) = if l0 < 0x80 {
-        (usize::from(l0), 2)
-    } else {
-        let n = usize::from(l0 & 0x7f);
-        if n == 0 || n > 4 {
-            return Err(bad());
-        }
-        let Some(bytes) = b.get(2..2 + n) else {
-            return Ok(None);
-        };
-        (
-            bytes.iter().fold(0usize, |a, x| (a << 8) | usize::from(*x)),
-            2 + n,
-        )
-    };
-    match b.get(head..head + len) {
-        Some(content) => Ok(Some((tag, content, head + len))),
-        None => Ok(None),
+    if l0 < 0x80 {
+        return Ok(Some((tag, usize::from(l0), 2)));
     }
+    let n = usize::from(l0 & 0x7f);
+    if n == 0 || n > 4 {
+        return Err(CheckError::Protocol("malformed LDAP message".into()));
+    }
+    Ok(b.get(2..2 + n).map(|bytes| {
+        let len = bytes.iter().fold(0usize, |a, x| (a << 8) | usize::from(*x));
+        (tag, len, 2 + n)
+    }))
+}
+
+/// One TLV at the start of `b`. `None` if incomplete; `Err` if malformed.
+pub(crate) fn read_tlv(b: &[u8]) -> Result<Option<Tlv<'_>>, CheckError> {
+    let Some((tag, len, head)) = tlv_header(b)? else {
+        return Ok(None);
+    };
+    Ok(b.get(head..head.saturating_add(len))
+        .map(|content| (tag, content, head + len)))
 }
 
 /// A response: (operation tag, operation content).
@@ -140,6 +141,13 @@ impl Conn {
         loop {
             if let Some((_, _, used)) = read_tlv(&self.buf)? {
                 return Ok(self.buf.drain(..used).collect());
+            }
+            // Refuse at once what could never be read whole (`read_more`
+            // stops at MAX_RESPONSE) rather than reading up to it first.
+            if let Some((_, len, head)) = tlv_header(&self.buf)? {
+                if len.saturating_add(head) > MAX_RESPONSE {
+                    return Err(CheckError::Protocol(format!("LDAP message of {len} bytes")));
+                }
             }
             if self.s.read_more(&mut self.buf).await? == 0 {
                 return Err(CheckError::Protocol(
@@ -210,6 +218,31 @@ pub async fn check(ctx: &Ctx<'_>) -> CheckOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_message_announcing_more_than_a_response_may_hold_is_refused_at_once() {
+        let (s, server) = net::serve_one(|mut s| async move {
+            // A SEQUENCE of 2 GiB, then silence (the connection stays open).
+            s.write_all(b"\x30\x84\x80\0\0\0\x02\x01").await.unwrap();
+            let mut rest = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest).await;
+        })
+        .await;
+        let mut c = Conn { s, buf: Vec::new() };
+        let err = c.next_message().await.unwrap_err();
+        assert!(err.to_string().contains("2147483648 bytes"), "{err}");
+        drop(c);
+        server.await.unwrap();
+    }
+
+    #[test]
+    fn lengths_of_any_size_are_incomplete_or_malformed() {
+        assert!(matches!(read_tlv(b"\x30\x84\xff\xff\xff\xff\0"), Ok(None)));
+        assert!(read_tlv(b"\x30\x85\xff\xff\xff\xff\xff").is_err());
+        assert!(read_tlv(b"\x30\x80").is_err());
+        assert!(matches!(read_tlv(b"\x30\x82\0"), Ok(None)));
+        assert!(matches!(read_tlv(b"\x04\x01ab"), Ok(Some((4, b"a", 3)))));
+    }
 
     #[test]
     fn encodes_like_the_rfc_examples() {

@@ -136,3 +136,20 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+/// A server on 127.0.0.1 that hands its first connection to `serve`, and a
+/// plain client stream connected to it (for the parsers' unit tests).
+#[cfg(test)]
+pub(crate) async fn serve_one<F, Fut>(serve: F) -> (Stream, tokio::task::JoinHandle<()>)
+where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        serve(s).await;
+    });
+    (Stream::Plain(tcp(addr).await.unwrap()), server)
+}

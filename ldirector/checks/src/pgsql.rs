@@ -139,12 +139,19 @@ pub async fn check(ctx: &Ctx<'_>) -> CheckOut {
                 scram = Some(s);
             }
             Message::AuthenticationSaslContinue(body) => {
-                let s = scram
-                    .as_mut()
+                let mut s = scram
+                    .take()
                     .ok_or_else(|| proto("SASL continue without start"))?;
-                s.update(body.data())?;
+                // PBKDF2 with the server's iteration count (up to 100,000
+                // rounds): tens of milliseconds that must not stall the
+                // thread every other check runs on.
+                let data = body.data().to_vec();
+                let s = tokio::task::spawn_blocking(move || s.update(&data).map(|()| s))
+                    .await
+                    .map_err(|e| proto(format!("SCRAM: {e}")))??;
                 frontend::sasl_response(s.message(), &mut out)?;
                 c.send(&mut out).await?;
+                scram = Some(s);
             }
             Message::AuthenticationSaslFinal(body) => {
                 let s = scram

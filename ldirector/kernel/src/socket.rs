@@ -29,7 +29,7 @@ const RCVBUF: libc::c_int = 4 << 20;
 const RECV_BUF: usize = 64 * 1024;
 /// The kernel answers within a datagram's processing; this only bounds a
 /// wedged kernel or a lost ACK, so `apply` cannot hang the director.
-const RECV_TIMEOUT_SECS: libc::time_t = 10;
+const RECV_TIMEOUT_SECS: u64 = 10;
 
 pub struct Genl {
     sock: Socket,
@@ -52,7 +52,8 @@ impl Genl {
         if !set_rcvbuf_force(&sock, RCVBUF) {
             let _ = sock.set_rx_buf_sz(RCVBUF as usize);
         }
-        set_rcvtimeo(&sock, RECV_TIMEOUT_SECS)?;
+        socket2::SockRef::from(&sock)
+            .set_read_timeout(Some(std::time::Duration::from_secs(RECV_TIMEOUT_SECS)))?;
         Ok(Genl {
             sock,
             seq: 0,
@@ -325,28 +326,6 @@ pub fn decode_reply_datagram(datagram: &[u8]) {
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-}
-
-fn set_rcvtimeo(sock: &Socket, secs: libc::time_t) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: secs,
-        tv_usec: 0,
-    };
-    // SAFETY: a valid fd, a timeval option value and its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// `SO_RCVBUFFORCE` lifts the `rmem_max` cap (needs CAP_NET_ADMIN).
