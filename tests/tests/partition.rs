@@ -205,13 +205,17 @@ fn run(c: &mut Cluster) -> Result<()> {
             }
         },
     )?;
-    for n in c.nodes() {
-        ensure!(
+    // The first node to hear its peer again logs the heal and restarts; its
+    // peer may then only ever see that restart (a new generation), not a
+    // return after a partition — heartbeat races the same way.
+    ensure!(
+        c.nodes().iter().any(|n| {
             !n.log_lines("CRIT: Cluster node node").is_empty()
-                && !n.log_lines("returning after partition").is_empty(),
-            "{} never logged the partition heal as heartbeat does",
-            n.name()
-        );
+                && !n.log_lines("returning after partition").is_empty()
+        }),
+        "no node logged the partition heal as heartbeat does"
+    );
+    for n in c.nodes() {
         if n.daemon_pids().is_empty() {
             bail!("heartbeat on {} did not come back", n.name());
         }
