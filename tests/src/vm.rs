@@ -544,15 +544,27 @@ mod tests {
         assert!(out.timed_out, "{out}");
         assert_eq!(out.code, None);
         let mark = format!("ldv_ctl={}", out.control_dir.display());
-        let leftovers: Vec<String> = fs::read_dir("/proc")
+        // SIGKILL reaches ptrace-stopped UML threads a moment later: poll.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let leftovers = loop {
+            let l = guest_processes(&mark);
+            if l.is_empty() || std::time::Instant::now() > deadline {
+                break l;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(!out.control_dir.exists(), "control dir left");
+        assert!(leftovers.is_empty(), "guest processes left: {leftovers:?}");
+    }
+
+    fn guest_processes(mark: &str) -> Vec<String> {
+        fs::read_dir("/proc")
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok())
             .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
             .filter(|c| c.split(|b| *b == 0).any(|a| a == mark.as_bytes()))
             .map(|c| String::from_utf8_lossy(&c).into_owned())
-            .collect();
-        assert!(!out.control_dir.exists(), "control dir left");
-        assert!(leftovers.is_empty(), "guest processes left: {leftovers:?}");
+            .collect()
     }
 }

@@ -244,6 +244,10 @@ impl ResourceManager {
             }
             Event::NodeDead { node } if !self.comm_up => self.dead_before_comm_up(node),
             Event::NodeDead { node } => self.recover_dead_resources(now, node),
+            // Before Comm_now_up a peer's shutdown notice is a death like
+            // any other: deferred until we know the cluster (acting on it in
+            // state 0 took the group and left us in `transition`).
+            Event::PeerShutdown { node } if !self.comm_up => self.dead_before_comm_up(node),
             Event::PeerShutdown { node } => self.peer_shutdown(now, node),
             // Our own messages were applied when we sent them; membership
             // does not hand them back, and a copy must not apply twice.
