@@ -29,6 +29,7 @@ pub mod netns;
 pub mod node;
 pub mod procfs;
 pub mod udp;
+pub mod vip;
 pub mod vm;
 pub mod wait;
 

@@ -13,32 +13,11 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context as _, Result};
 use ha_tests::{cmd, wait_for, Auth, Cluster, ClusterSpec, HaCf, Kind, Needs, Node, Timing};
 
+use ha_tests::vip::holders;
+
 const VIP: &str = "192.0.2.50";
 const HARESOURCES: &str = "node1 IPaddr2::192.0.2.50/24/eth0\n";
 const POLL: Duration = Duration::from_millis(100);
-
-fn has_vip(n: &Node) -> Result<bool, String> {
-    if !n.is_powered_on() {
-        return Ok(false);
-    }
-    let out = n
-        .exec(
-            &["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
-            Duration::from_secs(5),
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/")))
-}
-
-fn holders(c: &Cluster) -> Result<Vec<String>, String> {
-    let mut v = Vec::new();
-    for n in c.nodes() {
-        if has_vip(n)? {
-            v.push(n.name().to_owned());
-        }
-    }
-    Ok(v)
-}
 
 /// Drops, in every node's namespace, what arrives from the other nodes;
 /// removed on drop (also when the test fails).
@@ -128,7 +107,7 @@ fn run(c: &mut Cluster) -> Result<()> {
         "node1 to own the VIP",
         Duration::from_secs(25),
         POLL,
-        || match holders(c)?.as_slice() {
+        || match holders(c, VIP)?.as_slice() {
             [one] if one == "node1" => Ok(()),
             h => Err(format!("VIP on {h:?}")),
         },
@@ -141,9 +120,9 @@ fn run(c: &mut Cluster) -> Result<()> {
         "both nodes to hold the VIP",
         Timing::FAST.deadtime + Duration::from_secs(10),
         POLL,
-        || match holders(c)?.len() {
+        || match holders(c, VIP)?.len() {
             2 => Ok(()),
-            _ => Err(format!("VIP on {:?}", holders(c)?)),
+            _ => Err(format!("VIP on {:?}", holders(c, VIP)?)),
         },
     )?;
     eprintln!("split brain {split:?} after the cut");
@@ -159,7 +138,7 @@ fn run(c: &mut Cluster) -> Result<()> {
     let bound = Duration::from_secs(60);
     let mut single_seen = false;
     let (split, took) = wait_for("node1 alone to hold the VIP again", bound, POLL, || {
-        let h = holders(c)?;
+        let h = holders(c, VIP)?;
         // Every node that saw the heal went through its restart.
         let restarted = c.nodes().iter().all(|n| {
             n.log_lines("returning after partition").is_empty()
@@ -197,7 +176,7 @@ fn run(c: &mut Cluster) -> Result<()> {
         Duration::from_secs(10),
         Duration::from_millis(250),
         || {
-            let h = holders(c)?;
+            let h = holders(c, VIP)?;
             if h == ["node1"] {
                 Ok(())
             } else {

@@ -12,8 +12,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use ha_tests::{hold_for, wait_for, Auth, Cluster, ClusterSpec, HaCf, Kind, Needs, Node, Timing};
+
+use ha_tests::vip::{hbtest_running, holders, wait_owner};
 
 const VIP: &str = "192.0.2.50";
 const PING_NODE: &str = "192.0.2.100";
@@ -82,49 +84,6 @@ fn spec_with(kinds: [Kind; 2], timing: Timing, ipfail: &str) -> ClusterSpec {
         .resource_script("hbtest", HBTEST)
 }
 
-fn has_vip(n: &Node) -> Result<bool, String> {
-    if !n.is_powered_on() {
-        return Ok(false);
-    }
-    let out = n
-        .exec(
-            &["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
-            Duration::from_secs(5),
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/")))
-}
-
-fn holders(c: &Cluster) -> Result<Vec<String>, String> {
-    let mut v = Vec::new();
-    for n in c.nodes() {
-        if has_vip(n)? {
-            v.push(n.name().to_owned());
-        }
-    }
-    Ok(v)
-}
-
-/// Wait until `want` alone holds the VIP and runs hbtest; a VIP on two
-/// nodes fails at once.
-fn wait_owner(c: &Cluster, want: &str, timeout: Duration) -> Result<Duration> {
-    let (split, took) = wait_for(&format!("{want} to own the VIP"), timeout, POLL, || {
-        let h = holders(c)?;
-        if h.len() > 1 {
-            return Ok(Some(h));
-        }
-        if h == [want] && hbtest_running(c.node(want)) {
-            Ok(None)
-        } else {
-            Err(format!("VIP on {h:?}"))
-        }
-    })?;
-    if let Some(h) = split {
-        bail!("VIP configured on {h:?} at once");
-    }
-    Ok(took)
-}
-
 /// iptables in the ping node's namespace: drop (or stop dropping) ICMP
 /// coming from `node`. The rules vanish with the namespace.
 fn cut_icmp(c: &Cluster, node: &Node, on: bool) -> Result<()> {
@@ -166,7 +125,7 @@ fn wait_ping_status(n: &Node, want: &str, timeout: Duration) -> Result<()> {
 fn boot(c: &mut Cluster) -> Result<()> {
     c.start_all()?;
     c.wait_all_active(Duration::from_secs(20))?;
-    wait_owner(c, "node1", Duration::from_secs(25))?;
+    wait_owner(c, VIP, "node1", Duration::from_secs(25))?;
     for n in c.nodes() {
         wait_ping_status(n, "ping", Duration::from_secs(5))?;
     }
@@ -215,7 +174,7 @@ fn ping_node_shows_in_cl_status_and_its_loss_moves_resources_in(c: &mut Cluster)
     let t0 = Instant::now();
     cut_icmp(c, c.node("node1"), true)?;
     wait_ping_status(c.node("node1"), "dead", Duration::from_secs(5))?;
-    wait_owner(c, "node2", Duration::from_secs(15))?;
+    wait_owner(c, VIP, "node2", Duration::from_secs(15))?;
     // Reference (keepalive 1, deadtime 3): ≈7 s = deadping + ipfail's
     // exchange + its 2-keepalive delay + the standby.
     eprintln!("ICMP cut -> VIP on node2 after {:?}", t0.elapsed());
@@ -236,7 +195,7 @@ fn ping_node_shows_in_cl_status_and_its_loss_moves_resources_in(c: &mut Cluster)
     // (auto_failback on).
     cut_icmp(c, c.node("node1"), false)?;
     wait_ping_status(c.node("node1"), "ping", Duration::from_secs(5))?;
-    wait_owner(c, "node1", Duration::from_secs(15))?;
+    wait_owner(c, VIP, "node1", Duration::from_secs(15))?;
     ensure!(!c
         .node("node2")
         .log_lines("Giving up foreign resources (auto_failback).")
@@ -271,7 +230,7 @@ fn isolated_survivor_does_not_take_over_until_a_ping_node_answers_in(
         "VIP staying on node1",
         Duration::from_secs(2),
         POLL,
-        || match holders(c)? {
+        || match holders(c, VIP)? {
             h if h == ["node1"] => Ok(()),
             h => Err(format!("VIP on {h:?}")),
         },
@@ -290,7 +249,7 @@ fn isolated_survivor_does_not_take_over_until_a_ping_node_answers_in(
         "no takeover on the isolated node",
         Timing::FAST.deadtime * 3,
         POLL,
-        || match holders(c)? {
+        || match holders(c, VIP)? {
             h if h.is_empty() => Ok(()),
             h => Err(format!("VIP on {h:?}")),
         },
@@ -305,13 +264,9 @@ fn isolated_survivor_does_not_take_over_until_a_ping_node_answers_in(
     // The ping node answers again: node2 knows it is not the isolated one.
     cut_icmp(c, c.node("node2"), false)?;
     let t0 = Instant::now();
-    wait_owner(c, "node2", Duration::from_secs(10))?;
+    wait_owner(c, VIP, "node2", Duration::from_secs(10))?;
     eprintln!("ICMP back -> VIP on node2 after {:?}", t0.elapsed());
     Ok(())
-}
-
-fn hbtest_running(n: &Node) -> bool {
-    n.is_powered_on() && n.dir().join("run/hbtest.state").exists()
 }
 
 fn rsp_pid(n: &Node) -> Option<i32> {
@@ -441,7 +396,7 @@ fn real_ipfail_gives_up_to_builtin_ipfail() {
 fn builtin_ipfail_interoperates_with_real_ipfail_in(c: &mut Cluster) -> Result<()> {
     c.start_all()?;
     c.wait_all_active(Duration::from_secs(30))?;
-    wait_owner(c, "node1", Duration::from_secs(40))?;
+    wait_owner(c, VIP, "node1", Duration::from_secs(40))?;
     for n in c.nodes() {
         wait_ping_status(n, "ping", Duration::from_secs(10))?;
     }
@@ -462,7 +417,7 @@ fn builtin_ipfail_interoperates_with_real_ipfail_in(c: &mut Cluster) -> Result<(
     ensure!(lists[0] == lists[1], "listnodes differ: {lists:?}");
     let t0 = Instant::now();
     cut_icmp(c, c.node("node1"), true)?;
-    wait_owner(c, "node2", Duration::from_secs(30))?;
+    wait_owner(c, VIP, "node2", Duration::from_secs(30))?;
     eprintln!("ICMP cut on node1 -> VIP on node2 after {:?}", t0.elapsed());
     ensure!(!c
         .node("node2")
@@ -474,7 +429,7 @@ fn builtin_ipfail_interoperates_with_real_ipfail_in(c: &mut Cluster) -> Result<(
         .is_empty());
     cut_icmp(c, c.node("node1"), false)?;
     let t0 = Instant::now();
-    wait_owner(c, "node1", Duration::from_secs(30))?;
+    wait_owner(c, VIP, "node1", Duration::from_secs(30))?;
     eprintln!("ICMP back -> VIP on node1 after {:?}", t0.elapsed());
     ensure!(!c
         .node("node2")

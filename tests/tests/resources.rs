@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Result};
 use ha_tests::{wait_for, Auth, Cluster, ClusterSpec, HaCf, Kind, Needs, Node, Timing};
 
+use ha_tests::vip::{has_addr, hbtest_running, holders, wait_owner};
+
 const VIP: &str = "192.0.2.50";
 const HARESOURCES: &str = "node1 IPaddr2::192.0.2.50/24/eth0 hbtest::alpha\n";
 const POLL: Duration = Duration::from_millis(100);
@@ -47,54 +49,6 @@ fn spec(kinds: [Kind; 2], auto_failback: &str) -> ClusterSpec {
         .resource_script("hbtest", HBTEST)
 }
 
-fn has_vip(n: &Node) -> Result<bool, String> {
-    if !n.is_powered_on() {
-        return Ok(false);
-    }
-    let out = n
-        .exec(
-            &["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
-            Duration::from_secs(5),
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/")))
-}
-
-fn hbtest_running(n: &Node) -> bool {
-    n.is_powered_on() && n.dir().join("run/hbtest.state").exists()
-}
-
-/// Which nodes hold the VIP now. Two holders is a hard failure.
-fn holders(c: &Cluster) -> Result<Vec<String>, String> {
-    let mut v = Vec::new();
-    for n in c.nodes() {
-        if has_vip(n)? {
-            v.push(n.name().to_owned());
-        }
-    }
-    Ok(v)
-}
-
-/// Wait until `want` alone holds the VIP and runs hbtest; fail at once on
-/// a VIP held twice. Returns how long it took.
-fn wait_owner(c: &Cluster, want: &str, timeout: Duration) -> Result<Duration> {
-    let (split, took) = wait_for(&format!("{want} to own the VIP"), timeout, POLL, || {
-        let h = holders(c)?;
-        if h.len() > 1 {
-            return Ok(Some(h));
-        }
-        if h == [want] && hbtest_running(c.node(want)) {
-            Ok(None)
-        } else {
-            Err(format!("VIP on {h:?}"))
-        }
-    })?;
-    if let Some(h) = split {
-        bail!("VIP configured on {h:?} at once");
-    }
-    Ok(took)
-}
-
 /// The VIP stays with `want` for `period` (never on two nodes).
 fn stays_with(c: &Cluster, want: &str, period: Duration) -> Result<()> {
     ha_tests::hold_for(
@@ -102,7 +56,7 @@ fn stays_with(c: &Cluster, want: &str, period: Duration) -> Result<()> {
         period,
         Duration::from_millis(250),
         || {
-            let h = holders(c)?;
+            let h = holders(c, VIP)?;
             if h == [want] {
                 Ok(())
             } else {
@@ -139,7 +93,7 @@ fn ping_vip(c: &Cluster) -> Result<Duration> {
 fn boot(c: &mut Cluster) -> Result<()> {
     c.start_all()?;
     c.wait_all_active(Duration::from_secs(20))?;
-    let t = wait_owner(c, "node1", Duration::from_secs(25))?;
+    let t = wait_owner(c, VIP, "node1", Duration::from_secs(25))?;
     eprintln!("VIP on node1 {t:?} after both active");
     ping_vip(c)?;
     Ok(())
@@ -177,7 +131,7 @@ fn stock_tool(n: &Node, name: &str, arg: &str) -> Result<()> {
 fn crash_and_takeover(c: &mut Cluster, victim: &str, survivor: &str) -> Result<Duration> {
     let t0 = Instant::now();
     c.node_mut(victim).crash()?;
-    wait_owner(c, survivor, Duration::from_secs(10))?;
+    wait_owner(c, VIP, survivor, Duration::from_secs(10))?;
     let took = t0.elapsed();
     eprintln!("crash of {victim} -> VIP on {survivor} after {took:?}");
     if took > Timing::FAST.deadtime + TAKEOVER_SLACK {
@@ -228,7 +182,7 @@ fn graceful_stop_moves(c: &Cluster, who: &str, to: &str) -> Result<Duration> {
             let r = n.exec(&args, Duration::from_secs(60));
             (r, t0.elapsed())
         });
-        let moved = wait_owner(c, to, Duration::from_secs(10)).map(|_| t0.elapsed());
+        let moved = wait_owner(c, VIP, to, Duration::from_secs(10)).map(|_| t0.elapsed());
         (moved, h.join())
     });
     let Ok((out, stop_took)) = stopped else {
@@ -248,7 +202,7 @@ fn graceful_stop_moves(c: &Cluster, who: &str, to: &str) -> Result<Duration> {
         },
     )?;
     ensure!(!hbtest_running(n), "hbtest still runs on {who}");
-    ensure!(!has_vip(n).unwrap_or(true), "VIP still on {who}");
+    ensure!(!has_addr(n, VIP).unwrap_or(true), "VIP still on {who}");
     Ok(moved)
 }
 
@@ -307,7 +261,7 @@ fn run_ours_pair(c: &mut Cluster) -> Result<()> {
     crash_and_takeover(c, "node1", "node2")?;
     let t0 = Instant::now();
     restart(c, "node1")?;
-    wait_owner(c, "node1", Duration::from_secs(15))?;
+    wait_owner(c, VIP, "node1", Duration::from_secs(15))?;
     eprintln!("failback {:?} after node1's restart", t0.elapsed());
     ping_vip(c)?;
 
@@ -315,20 +269,20 @@ fn run_ours_pair(c: &mut Cluster) -> Result<()> {
     settled(c)?;
     let t0 = Instant::now();
     tool(c.node("node1"), "hb_standby", "all")?;
-    wait_owner(c, "node2", Duration::from_secs(10))?;
+    wait_owner(c, VIP, "node2", Duration::from_secs(10))?;
     eprintln!("hb_standby moved the VIP in {:?}", t0.elapsed());
     settled(c)?;
     let t0 = Instant::now();
     tool(c.node("node1"), "hb_takeover", "all")?;
-    wait_owner(c, "node1", Duration::from_secs(10))?;
+    wait_owner(c, VIP, "node1", Duration::from_secs(10))?;
     eprintln!("hb_takeover moved it back in {:?}", t0.elapsed());
     // The stock script through our FIFO.
     settled(c)?;
     stock_tool(c.node("node1"), "hb_standby", "all")?;
-    wait_owner(c, "node2", Duration::from_secs(10))?;
+    wait_owner(c, VIP, "node2", Duration::from_secs(10))?;
     settled(c)?;
     stock_tool(c.node("node2"), "hb_standby", "all")?;
-    wait_owner(c, "node1", Duration::from_secs(10))?;
+    wait_owner(c, VIP, "node1", Duration::from_secs(10))?;
 
     // Graceful stop of the owner: released first, taken at once.
     settled(c)?;
@@ -373,7 +327,7 @@ fn ours_pair_auto_failback_off() {
         stays_with(&c, "node2", Duration::from_secs(5))?;
         settled(&c)?;
         tool(c.node("node1"), "hb_takeover", "all")?;
-        wait_owner(&c, "node1", Duration::from_secs(10))?;
+        wait_owner(&c, VIP, "node1", Duration::from_secs(10))?;
         ping_vip(&c)?;
         no_audit_errors(&c)?;
         no_reboots(&c)
@@ -391,7 +345,7 @@ fn ours_pair_start_failure_hands_group_over() {
     (|| -> Result<()> {
         c.start_all()?;
         c.wait_all_active(Duration::from_secs(20))?;
-        wait_owner(&c, "node2", Duration::from_secs(30))?;
+        wait_owner(&c, VIP, "node2", Duration::from_secs(30))?;
         ping_vip(&c)?;
         ensure!(!c
             .node("node1")
@@ -419,7 +373,7 @@ fn mixed(kinds: [Kind; 2]) -> Result<()> {
     crash_and_takeover(&mut c, "node1", "node2")?;
     let t0 = Instant::now();
     restart(&mut c, "node1")?;
-    wait_owner(&c, "node1", Duration::from_secs(15))?;
+    wait_owner(&c, VIP, "node1", Duration::from_secs(15))?;
     eprintln!("failback {:?} after node1's restart", t0.elapsed());
     ping_vip(&c)?;
     // Crash of the non-owner: nothing moves.
@@ -429,14 +383,14 @@ fn mixed(kinds: [Kind; 2]) -> Result<()> {
     // Standby from the owner, takeover back.
     settled(&c)?;
     tool(c.node("node1"), "hb_standby", "all")?;
-    wait_owner(&c, "node2", Duration::from_secs(10))?;
+    wait_owner(&c, VIP, "node2", Duration::from_secs(10))?;
     settled(&c)?;
     tool(c.node("node1"), "hb_takeover", "all")?;
-    wait_owner(&c, "node1", Duration::from_secs(10))?;
+    wait_owner(&c, VIP, "node1", Duration::from_secs(10))?;
     // Crash of the owner while node2 is the other kind, then failback.
     crash_and_takeover(&mut c, "node1", "node2")?;
     restart(&mut c, "node1")?;
-    wait_owner(&c, "node1", Duration::from_secs(15))?;
+    wait_owner(&c, VIP, "node1", Duration::from_secs(15))?;
     // Graceful stop of the owner: taken over at once.
     settled(&c)?;
     let took = graceful_stop_moves(&c, "node1", "node2")?;
