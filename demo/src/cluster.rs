@@ -288,24 +288,13 @@ impl DemoCluster {
             return self.wait_local_http(name, listen);
         }
         let addr = std::net::SocketAddrV4::new(ip, listen.port());
-        let want = name.to_owned();
-        wait_for(
+        http::wait_answering(
+            &self.client,
+            addr,
+            name,
             &format!("{name}'s HTTP service"),
             Duration::from_secs(5),
-            Duration::from_millis(50),
-            || {
-                let got = self
-                    .client
-                    .ns
-                    .run_in(move || http::get(addr))
-                    .map_err(|e| e.to_string())?;
-                match got.node() {
-                    Some(n) if n == want => Ok(()),
-                    _ => Err(format!("{got:?}")),
-                }
-            },
-        )?;
-        Ok(())
+        )
     }
 
     /// Wait until `name`'s service answers on `addr` inside the node (a

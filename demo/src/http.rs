@@ -268,6 +268,28 @@ impl Drop for ClientLoop {
     }
 }
 
+/// Wait until a GET of `addr` from `from`'s namespace is answered by the
+/// server named `want` (what `answer` puts in its reply).
+pub fn wait_answering(
+    from: &ha_tests::netns::Host,
+    addr: SocketAddrV4,
+    want: &str,
+    what: &str,
+    timeout: Duration,
+) -> Result<()> {
+    ha_tests::wait_for(what, timeout, Duration::from_millis(50), || {
+        let got = from
+            .ns
+            .run_in(move || get(addr))
+            .map_err(|e| e.to_string())?;
+        match got.node() {
+            Some(n) if n == want => Ok(()),
+            _ => Err(format!("{got:?}")),
+        }
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use ha_tests::cmd;
 use ha_tests::netns::{Host, Lan, IFACE};
-use ha_tests::{cmd, wait_for};
 
 use crate::http;
 
@@ -233,23 +233,13 @@ impl RealServers {
                 .with_context(|| format!("start {name}'s web server"))?,
         );
         let addr = SocketAddrV4::new(s.ip(), http::PORT);
-        let want = name.to_owned();
-        wait_for(
+        http::wait_answering(
+            from,
+            addr,
+            name,
             &format!("{name}'s web server"),
             Duration::from_secs(10),
-            Duration::from_millis(50),
-            || {
-                let got = from
-                    .ns
-                    .run_in(move || http::get(addr))
-                    .map_err(|e| e.to_string())?;
-                match got.node() {
-                    Some(n) if n == want => Ok(()),
-                    _ => Err(format!("{got:?}")),
-                }
-            },
-        )?;
-        Ok(())
+        )
     }
 
     /// Stop `name`'s web server (SIGTERM: nginx's fast shutdown takes its
