@@ -357,37 +357,32 @@ fn respawn_restarts_a_killed_client_but_not_one_exiting_100_in(c: &mut Cluster) 
 /// give it back when the count is balanced again.
 #[test]
 fn builtin_ipfail_interoperates_with_real_ipfail() {
-    let env = ha_tests::require!(Needs::Ours);
-    if !have_iptables("builtin_ipfail_interoperates_with_real_ipfail") {
-        return;
-    }
-    let mut c = spec_with(
+    ipfail_interop(
+        "builtin_ipfail_interoperates_with_real_ipfail",
         [Kind::Ours, Kind::Real],
-        Timing::STANDARD,
-        "/usr/libexec/heartbeat/ipfail",
-    )
-    .build(&env)
-    .expect("cluster");
-    if let Err(e) = builtin_ipfail_interoperates_with_real_ipfail_in(&mut c) {
-        panic!("{e:#}");
-    }
+    );
 }
 
 /// The other way round: the real node owns the VIP and loses the ping
 /// node; our node2 must answer its count with `you_are_dead`.
 #[test]
 fn real_ipfail_gives_up_to_builtin_ipfail() {
+    ipfail_interop(
+        "real_ipfail_gives_up_to_builtin_ipfail",
+        [Kind::Real, Kind::Ours],
+    );
+}
+
+/// Our node beside a real heartbeat running the real ipfail, in the roles
+/// given (node1 owns the VIP).
+fn ipfail_interop(test: &str, kinds: [Kind; 2]) {
     let env = ha_tests::require!(Needs::Ours);
-    if !have_iptables("real_ipfail_gives_up_to_builtin_ipfail") {
+    if !have_iptables(test) {
         return;
     }
-    let mut c = spec_with(
-        [Kind::Real, Kind::Ours],
-        Timing::STANDARD,
-        "/usr/libexec/heartbeat/ipfail",
-    )
-    .build(&env)
-    .expect("cluster");
+    let mut c = spec_with(kinds, Timing::STANDARD, "/usr/libexec/heartbeat/ipfail")
+        .build(&env)
+        .expect("cluster");
     if let Err(e) = builtin_ipfail_interoperates_with_real_ipfail_in(&mut c) {
         panic!("{e:#}");
     }
