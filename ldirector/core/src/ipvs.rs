@@ -25,6 +25,19 @@ pub struct ServiceParams {
     pub ops: bool,
 }
 
+impl ServiceParams {
+    /// A service with only a scheduler (`ipvsadm -A … -s <sched>`).
+    pub fn new(scheduler: Scheduler) -> Self {
+        ServiceParams {
+            scheduler,
+            persistent: None,
+            netmask: None,
+            schedflags: None,
+            ops: false,
+        }
+    }
+}
+
 /// Per-destination settings (`-g|-m|-i`, `-w`, `-x`, `-y`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DestParams {
@@ -315,16 +328,6 @@ mod tests {
         }
     }
 
-    fn params(s: Scheduler) -> ServiceParams {
-        ServiceParams {
-            scheduler: s,
-            persistent: None,
-            netmask: None,
-            schedflags: None,
-            ops: false,
-        }
-    }
-
     #[test]
     fn command_shapes_match_ldirectord_f8() {
         let fwm = VirtualAddr::Fwmark {
@@ -353,7 +356,7 @@ mod tests {
             key: udp,
             params: ServiceParams {
                 ops: true,
-                ..params(Scheduler::Wrr)
+                ..ServiceParams::new(Scheduler::Wrr)
             },
         };
         assert_eq!(c.to_string(), "-A -u 127.0.0.100:53 -o -s wrr");
@@ -377,7 +380,7 @@ mod tests {
             params: ServiceParams {
                 persistent: Some(60),
                 netmask: Some(Netmask::V6Prefix(64)),
-                ..params(Scheduler::Wrr)
+                ..ServiceParams::new(Scheduler::Wrr)
             },
         };
         assert_eq!(c.to_string(), "-A -t [2001:db8::100]:80 -s wrr -p 60 -M 64");
@@ -423,13 +426,13 @@ mod tests {
         );
         t.apply(&IpvsCommand::AddService {
             key: k,
-            params: params(Scheduler::Rr),
+            params: ServiceParams::new(Scheduler::Rr),
         })
         .unwrap();
         assert_eq!(
             t.apply(&IpvsCommand::AddService {
                 key: k,
-                params: params(Scheduler::Rr)
+                params: ServiceParams::new(Scheduler::Rr)
             }),
             Err(IpvsError::ServiceExists)
         );

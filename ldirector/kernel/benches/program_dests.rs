@@ -49,13 +49,7 @@ fn main() {
     };
     let service = IpvsCommand::AddService {
         key,
-        params: ServiceParams {
-            scheduler: Scheduler::Wrr,
-            persistent: None,
-            netmask: None,
-            schedflags: None,
-            ops: false,
-        },
+        params: ServiceParams::new(Scheduler::Wrr),
     };
     let dests: Vec<IpvsCommand> = (0..n as u32)
         .map(|i| IpvsCommand::AddDest {
@@ -98,13 +92,7 @@ fn main() {
             };
             let add = IpvsCommand::AddService {
                 key,
-                params: ServiceParams {
-                    scheduler: Scheduler::Wrr,
-                    persistent: None,
-                    netmask: None,
-                    schedflags: None,
-                    ops: false,
-                },
+                params: ServiceParams::new(Scheduler::Wrr),
             };
             std::iter::once(add).chain((0..(n as u32).div_ceil(100)).map(move |i| {
                 IpvsCommand::AddDest {

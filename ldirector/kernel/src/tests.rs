@@ -10,16 +10,6 @@ fn tcp(s: &str) -> VirtualAddr {
     }
 }
 
-fn params(s: Scheduler) -> ServiceParams {
-    ServiceParams {
-        scheduler: s,
-        persistent: None,
-        netmask: None,
-        schedflags: None,
-        ops: false,
-    }
-}
-
 /// Our NEW_SERVICE attributes are the ones the kernel dumps back (minus
 /// counters), so decoding what we encode must give the params back.
 fn round_trip(key: VirtualAddr, p: ServiceParams) -> ServiceParams {
@@ -35,13 +25,13 @@ fn service_attributes_round_trip() {
         persistent: Some(300),
         netmask: Some(Netmask::V4("255.255.0.0".parse().unwrap())),
         schedflags: Some("sh-fallback,sh-port".into()),
-        ..params(Scheduler::Sh)
+        ..ServiceParams::new(Scheduler::Sh)
     };
     assert_eq!(round_trip(tcp("10.0.0.1:80"), p.clone()), p);
     let p6 = ServiceParams {
         persistent: Some(60),
         netmask: Some(Netmask::V6Prefix(64)),
-        ..params(Scheduler::Mh)
+        ..ServiceParams::new(Scheduler::Mh)
     };
     assert_eq!(round_trip(tcp("[2001:db8::1]:443"), p6.clone()), p6);
     let fwm6 = VirtualAddr::Fwmark {
@@ -49,8 +39,8 @@ fn service_attributes_round_trip() {
         ipv6: true,
     };
     assert_eq!(
-        round_trip(fwm6, params(Scheduler::Rr)),
-        params(Scheduler::Rr)
+        round_trip(fwm6, ServiceParams::new(Scheduler::Rr)),
+        ServiceParams::new(Scheduler::Rr)
     );
     let udp = VirtualAddr::Inet {
         protocol: Protocol::Udp,
@@ -58,7 +48,7 @@ fn service_attributes_round_trip() {
     };
     let ops = ServiceParams {
         ops: true,
-        ..params(Scheduler::Wrr)
+        ..ServiceParams::new(Scheduler::Wrr)
     };
     assert_eq!(round_trip(udp, ops.clone()), ops);
 }
@@ -70,7 +60,7 @@ fn read_back_is_canonical_like_ipvsadm() {
         persistent: Some(10),
         netmask: Some(Netmask::V4("255.255.255.255".parse().unwrap())),
         schedflags: Some("sh-port,sh-fallback".into()),
-        ..params(Scheduler::Sh)
+        ..ServiceParams::new(Scheduler::Sh)
     };
     let back = round_trip(tcp("10.0.0.1:80"), p);
     assert_eq!(back.schedflags.as_deref(), Some("sh-fallback,sh-port"));
@@ -78,7 +68,7 @@ fn read_back_is_canonical_like_ipvsadm() {
     // ops only exists for UDP (ldirectord passes -o only there).
     let tcp_ops = ServiceParams {
         ops: true,
-        ..params(Scheduler::Rr)
+        ..ServiceParams::new(Scheduler::Rr)
     };
     assert!(!round_trip(tcp("10.0.0.1:81"), tcp_ops).ops);
 }
@@ -87,7 +77,7 @@ fn read_back_is_canonical_like_ipvsadm() {
 fn bad_sched_flags_and_masks_are_refused_before_sending() {
     let mut b = ServiceParams {
         schedflags: Some("sh-port".into()),
-        ..params(Scheduler::Wrr)
+        ..ServiceParams::new(Scheduler::Wrr)
     };
     let e = encode(&IpvsCommand::AddService {
         key: tcp("10.0.0.1:80"),
@@ -177,7 +167,7 @@ fn errnos_map_to_ipvsadm_refusals() {
     let p = DestParams::quiesced(Forwarding::Gate);
     let add_svc = IpvsCommand::AddService {
         key,
-        params: params(Scheduler::Rr),
+        params: ServiceParams::new(Scheduler::Rr),
     };
     let add = IpvsCommand::AddDest {
         key,

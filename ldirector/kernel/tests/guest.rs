@@ -132,16 +132,6 @@ fn tcp(a: &str) -> VirtualAddr {
     inet(Protocol::Tcp, a)
 }
 
-fn svc(scheduler: Scheduler) -> ServiceParams {
-    ServiceParams {
-        scheduler,
-        persistent: None,
-        netmask: None,
-        schedflags: None,
-        ops: false,
-    }
-}
-
 fn dest(forward: Forwarding, weight: u32, x: u32, y: u32) -> DestParams {
     DestParams {
         forward,
@@ -187,7 +177,7 @@ fn varied() -> Vec<IpvsCommand> {
                 persistent: Some(300),
                 netmask: Some(Netmask::V4("255.255.0.0".parse().expect("mask"))),
                 schedflags: Some("sh-fallback,sh-port".into()),
-                ..svc(Scheduler::Sh)
+                ..ServiceParams::new(Scheduler::Sh)
             },
         ),
         add_dest(sh, "10.0.0.2:80", dest(Forwarding::Gate, 3, 10, 5)),
@@ -199,7 +189,7 @@ fn varied() -> Vec<IpvsCommand> {
             dns,
             ServiceParams {
                 ops: true,
-                ..svc(Scheduler::Wrr)
+                ..ServiceParams::new(Scheduler::Wrr)
             },
         ),
         add_dest(dns, "10.0.0.4:5353", dest(Forwarding::Masq, 1, 0, 0)),
@@ -209,14 +199,14 @@ fn varied() -> Vec<IpvsCommand> {
             ServiceParams {
                 ops: true,
                 persistent: Some(60),
-                ..svc(Scheduler::Rr)
+                ..ServiceParams::new(Scheduler::Rr)
             },
         ),
         add(
             v6,
             ServiceParams {
                 schedflags: Some("flag-3".into()),
-                ..svc(Scheduler::Lc)
+                ..ServiceParams::new(Scheduler::Lc)
             },
         ),
         add_dest(v6, "[2001:db8::3]:8443", dest(Forwarding::Masq, 1, 0, 0)),
@@ -226,7 +216,7 @@ fn varied() -> Vec<IpvsCommand> {
             ServiceParams {
                 persistent: Some(360),
                 schedflags: Some("mh-port".into()),
-                ..svc(Scheduler::Mh)
+                ..ServiceParams::new(Scheduler::Mh)
             },
         ),
         add_dest(fwm, "10.0.1.1:80", dest(Forwarding::Masq, 1, 0, 0)),
@@ -236,11 +226,11 @@ fn varied() -> Vec<IpvsCommand> {
             ServiceParams {
                 persistent: Some(60),
                 netmask: Some(Netmask::V6Prefix(64)),
-                ..svc(Scheduler::Rr)
+                ..ServiceParams::new(Scheduler::Rr)
             },
         ),
         add_dest(fwm6, "[2001:db8::2]:0", dest(Forwarding::Gate, 1, 0, 0)),
-        add(high, svc(Scheduler::Wlc)),
+        add(high, ServiceParams::new(Scheduler::Wlc)),
         add_dest(
             high,
             "192.168.100.201:65535",
@@ -259,7 +249,7 @@ fn varied() -> Vec<IpvsCommand> {
     ];
     for (i, s) in rest.into_iter().enumerate() {
         let key = tcp(&format!("10.0.2.{}:80", i + 1));
-        v.push(add(key, svc(s)));
+        v.push(add(key, ServiceParams::new(s)));
         v.push(add_dest(
             key,
             &format!("10.0.3.{}:80", i + 1),
@@ -332,10 +322,10 @@ fn guest_edits_and_deletes() {
         ipv6: true,
     };
     k.apply(&[
-        add(key, svc(Scheduler::Wlc)),
+        add(key, ServiceParams::new(Scheduler::Wlc)),
         add_dest(key, "10.1.0.2:80", dest(Forwarding::Masq, 1, 0, 0)),
         add_dest(key, "10.1.0.3:80", dest(Forwarding::Masq, 1, 0, 0)),
-        add(fwm6, svc(Scheduler::Rr)),
+        add(fwm6, ServiceParams::new(Scheduler::Rr)),
         add_dest(fwm6, "[2001:db8::9]:0", dest(Forwarding::Gate, 1, 0, 0)),
     ])
     .expect("initial table");
@@ -345,7 +335,7 @@ fn guest_edits_and_deletes() {
             params: ServiceParams {
                 persistent: Some(900),
                 netmask: Some(Netmask::V4("255.255.255.0".parse().expect("mask"))),
-                ..svc(Scheduler::Sed)
+                ..ServiceParams::new(Scheduler::Sed)
             },
         },
         IpvsCommand::EditDest {
@@ -363,7 +353,7 @@ fn guest_edits_and_deletes() {
             params: ServiceParams {
                 persistent: Some(30),
                 netmask: Some(Netmask::V6Prefix(48)),
-                ..svc(Scheduler::Dh)
+                ..ServiceParams::new(Scheduler::Dh)
             },
         },
         IpvsCommand::DelDest {
@@ -466,11 +456,11 @@ fn guest_refusals_map_like_ipvsadm() {
     let d = "10.2.0.2:80";
     let p = dest(Forwarding::Masq, 1, 0, 0);
     let batch = [
-        add(key, svc(Scheduler::Rr)), // 0 ok
-        add(key, svc(Scheduler::Rr)), // 1 exists
-        add_dest(missing, d, p),      // 2 no service
-        add_dest(key, d, p),          // 3 ok
-        add_dest(key, d, p),          // 4 exists
+        add(key, ServiceParams::new(Scheduler::Rr)), // 0 ok
+        add(key, ServiceParams::new(Scheduler::Rr)), // 1 exists
+        add_dest(missing, d, p),                     // 2 no service
+        add_dest(key, d, p),                         // 3 ok
+        add_dest(key, d, p),                         // 4 exists
         IpvsCommand::EditDest {
             key,
             dest: "10.2.0.3:80".parse().expect("dest"),
@@ -483,10 +473,10 @@ fn guest_refusals_map_like_ipvsadm() {
         IpvsCommand::DeleteService { key: missing }, // 7 no service
         IpvsCommand::EditService {
             key: missing,
-            params: svc(Scheduler::Rr),
+            params: ServiceParams::new(Scheduler::Rr),
         }, // 8 no service
-        add(tcp("10.2.0.4:80"), svc(Scheduler::Twos)), // 9 no such scheduler in 6.1
-        add_dest(key, "10.2.0.5:80", p), // 10 ok: failures do not stop the batch
+        add(tcp("10.2.0.4:80"), ServiceParams::new(Scheduler::Twos)), // 9 no such scheduler in 6.1
+        add_dest(key, "10.2.0.5:80", p),             // 10 ok: failures do not stop the batch
     ];
     let err = k.apply(&batch).expect_err("refusals");
     let got: Vec<(usize, Option<&IpvsError>)> =
@@ -529,7 +519,7 @@ fn guest_ten_thousand_dests_in_one_batch() {
     let _clean = Clean::new();
     let mut k = KernelBackend::open().expect("open kernel backend");
     let key = tcp("10.3.0.1:80");
-    let mut cmds = vec![add(key, svc(Scheduler::Wrr))];
+    let mut cmds = vec![add(key, ServiceParams::new(Scheduler::Wrr))];
     for i in 0..10_000u32 {
         let ip = std::net::Ipv4Addr::from(0x0a40_0000 + i);
         cmds.push(IpvsCommand::AddDest {
@@ -580,7 +570,7 @@ fn guest_counters_and_rates_match_ipvsadm() {
     let key = inet(Protocol::Udp, "10.9.0.100:5353");
     let mut k = KernelBackend::open().expect("open kernel backend");
     k.apply(&[
-        add(key, svc(Scheduler::Rr)),
+        add(key, ServiceParams::new(Scheduler::Rr)),
         add_dest(key, "10.9.0.2:5353", dest(Forwarding::Masq, 1, 0, 0)),
         add_dest(key, "10.9.0.3:5353", dest(Forwarding::Masq, 1, 0, 0)),
     ])
@@ -671,7 +661,7 @@ fn guest_open_loads_ip_vs_and_needs_cap_net_admin() {
 
     let mut k = KernelBackend::open().expect("open loads ip_vs");
     assert!(std::path::Path::new("/sys/module/ip_vs").exists());
-    k.apply(&[add(tcp("10.4.0.1:80"), svc(Scheduler::Rr))])
+    k.apply(&[add(tcp("10.4.0.1:80"), ServiceParams::new(Scheduler::Rr))])
         .expect("usable right away");
 
     // Credentials are per thread for the kernel: a thread that gave up

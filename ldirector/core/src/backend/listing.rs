@@ -427,16 +427,6 @@ mod tests {
         }
     }
 
-    fn params(s: Scheduler) -> ServiceParams {
-        ServiceParams {
-            scheduler: s,
-            persistent: None,
-            netmask: None,
-            schedflags: None,
-            ops: false,
-        }
-    }
-
     fn dest(forward: Forwarding, weight: u32) -> DestParams {
         DestParams {
             forward,
@@ -464,7 +454,7 @@ mod tests {
                         persistent: Some(300),
                         netmask: Some(Netmask::V4("255.255.0.0".parse().unwrap())),
                         schedflags: Some("sh-port,sh-fallback".into()),
-                        ..params(Scheduler::Sh)
+                        ..ServiceParams::new(Scheduler::Sh)
                     },
                     vec![
                         ("10.0.0.3:80", dest(Forwarding::Masq, 0)),
@@ -475,7 +465,7 @@ mod tests {
                     inet(Protocol::Udp, "10.0.0.1:53"),
                     ServiceParams {
                         ops: true,
-                        ..params(Scheduler::Wrr)
+                        ..ServiceParams::new(Scheduler::Wrr)
                     },
                     vec![("10.0.0.4:53", dest(Forwarding::Ipip, 1))],
                 ),
@@ -487,7 +477,7 @@ mod tests {
                     ServiceParams {
                         persistent: Some(60),
                         netmask: Some(Netmask::V6Prefix(64)),
-                        ..params(Scheduler::Rr)
+                        ..ServiceParams::new(Scheduler::Rr)
                     },
                     vec![("[2001:db8::2]:0", dest(Forwarding::Gate, 1))],
                 ),
@@ -499,7 +489,7 @@ mod tests {
                     ServiceParams {
                         persistent: Some(360),
                         schedflags: Some("mh-port".into()),
-                        ..params(Scheduler::Mh)
+                        ..ServiceParams::new(Scheduler::Mh)
                     },
                     vec![],
                 ),
@@ -507,13 +497,13 @@ mod tests {
                     inet(Protocol::Tcp, "[2001:db8::1]:443"),
                     ServiceParams {
                         schedflags: Some("flag-3".into()),
-                        ..params(Scheduler::Lc)
+                        ..ServiceParams::new(Scheduler::Lc)
                     },
                     vec![("[2001:db8::3]:8443", dest(Forwarding::Masq, 1))],
                 ),
                 svc(
                     inet(Protocol::Tcp, "192.168.100.200:65535"),
-                    params(Scheduler::Wlc),
+                    ServiceParams::new(Scheduler::Wlc),
                     vec![("192.168.100.201:65535", dest(Forwarding::Masq, 65535))],
                 ),
             ],
@@ -641,7 +631,7 @@ FWM  8 IPv6                              0        0        0        0        0
         let key = inet(Protocol::Tcp, "10.0.0.1:80");
         let s = svc(
             key,
-            params(Scheduler::Rr),
+            ServiceParams::new(Scheduler::Rr),
             vec![
                 ("10.0.0.9:80", dest(Forwarding::Masq, 1)),
                 ("200.0.0.1:80", dest(Forwarding::Masq, 1)),

@@ -35,13 +35,7 @@ pub fn udp(addr: SocketAddr) -> VirtualAddr {
 pub fn add_service(key: VirtualAddr, scheduler: Scheduler) -> IpvsCommand {
     IpvsCommand::AddService {
         key,
-        params: ServiceParams {
-            scheduler,
-            persistent: None,
-            netmask: None,
-            schedflags: None,
-            ops: false,
-        },
+        params: ServiceParams::new(scheduler),
     }
 }
 
