@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use ha_tests::cluster::CLIENT_OCTET;
 use ha_tests::names::TempDir;
 use ha_tests::netns::{Host, Lan, IFACE};
-use ha_tests::node::NodeFiles;
+use ha_tests::node::{write_mode, NodeFiles};
 use ha_tests::{wait_for, Env, Kind, Node};
 
 use crate::configs::{self, DemoConfig};
@@ -43,20 +43,6 @@ fn ldirectord_wrapper(bin: &Path) -> String {
          exec '{}' --ipvs auto \"$@\"\n",
         bin.display()
     )
-}
-
-/// Write `path` as a new file. The node's etc/ is a copy of the host's
-/// /etc/ha.d, where `resource.d/ldirectord` is a symlink to
-/// /usr/sbin/ldirectord when Debian's ldirectord is installed: writing
-/// through it would replace the host's program.
-fn write_fresh(path: &Path, text: &str, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    if std::fs::symlink_metadata(path).is_ok() {
-        std::fs::remove_file(path).with_context(|| format!("remove {}", path.display()))?;
-    }
-    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
 }
 
 /// Field order is drop order: services, nodes, real servers, client, LAN,
@@ -127,8 +113,8 @@ impl DemoCluster {
             let node = Node::prepare(name, Kind::Ours, host, dir.path().join(name), &files, env)?;
             if let (Some(bin), Some(l)) = (ldirectord, lvs) {
                 let etc = node.dir().join("etc");
-                write_fresh(&etc.join("ldirectord.cf"), &l.text, 0o644)?;
-                write_fresh(
+                write_mode(&etc.join("ldirectord.cf"), &l.text, 0o644)?;
+                write_mode(
                     &etc.join("resource.d").join("ldirectord"),
                     &ldirectord_wrapper(bin),
                     0o755,

@@ -114,7 +114,8 @@ fn varlib_skeleton(src: &Path, dst: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
+/// Write `path` with `mode`, replacing (never following) a symlink there.
+pub fn write_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
     // The node's etc is a copy of the host's /etc/ha.d, symlinks included
     // (Debian's ldirectord links resource.d/ldirectord to /usr/sbin/ldirectord):
     // replace such a link, never write through it onto the host.
