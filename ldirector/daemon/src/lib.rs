@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod control;
 pub mod daemon;
+pub mod disk;
 pub mod hooks;
 pub mod load;
 pub mod logging;
