@@ -8,7 +8,7 @@
 //! (each bounded by its deadline, all concurrent) or aborted, fallback
 //! commands run on their own tasks.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +29,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use crate::control::{self, Query, Request};
 use crate::disk::{self, FileChange, FileSeen, Scan, ScanRequest};
 use crate::hooks;
+use crate::monitor::{self, MonitorLog};
 use crate::probe::Probe;
 use crate::report::{self, CheckInfo, ReportInput};
 
@@ -127,6 +128,12 @@ struct Shell {
     maintenance: Option<BTreeSet<String>>,
     /// Last "Inaccessible real server" mail per real (`emailalertfreq`).
     resent: HashMap<(VirtualAddr, SocketAddr), Instant>,
+    /// `monitorfile=`: the writer (started when a virtual has one) and
+    /// where each check's results go.
+    monitor: Option<MonitorLog>,
+    monitor_index: monitor::Index,
+    /// Members (virtual, real as configured) drained by `maintenancedir`.
+    maintained: HashSet<(VirtualAddr, SocketAddr)>,
 }
 
 /// Run the daemon until a stop signal or `shutdown` resolves; `ready` is
@@ -162,7 +169,11 @@ pub async fn run(
         phase: AlertStatus::STARTING,
         maintenance: None,
         resent: HashMap::new(),
+        monitor: None,
+        monitor_index: monitor::Index::default(),
+        maintained: HashSet::new(),
     };
+    sh.monitor_setup(false);
     let path = sh.config_path.clone();
     let (seen, _) = tokio::task::spawn_blocking(move || FileSeen::read(&path)).await?;
     sh.seen = seen;
@@ -240,6 +251,9 @@ pub async fn run(
         hooks::execute(e, "stop");
     }
     sh.checks.abort_all();
+    if let Some(m) = sh.monitor.take() {
+        let _ = tokio::task::spawn_blocking(move || m.close()).await;
+    }
     if why == "shutdown" {
         tracing::info!("Linux Director Daemon terminated on request");
     } else {
@@ -393,6 +407,7 @@ impl Shell {
             tracing::info!(real = %a.target, detail = "timeout",
                 "Check failed: real server={}: timeout", a.target);
         }
+        self.monitor_result(id, false, "timeout");
         self.check_info.insert(
             id,
             CheckInfo {
@@ -426,6 +441,7 @@ impl Shell {
         } else {
             CheckOutcome::Down
         };
+        self.monitor_result(f.id, f.result.up, &f.result.detail);
         self.check_info.insert(
             f.id,
             CheckInfo {
@@ -438,8 +454,44 @@ impl Shell {
             .handle_check_result(Instant::now(), f.id, f.attempt, outcome);
     }
 
+    fn monitor_result(&mut self, id: CheckId, up: bool, detail: &str) {
+        if let Some(m) = &mut self.monitor {
+            let maintained = &self.maintained;
+            m.result(&self.monitor_index, id, up, detail, |v, r| {
+                maintained.contains(&(*v, *r))
+            });
+        }
+    }
+
+    /// Where check results are logged, after start and every reload.
+    fn monitor_setup(&mut self, reload: bool) {
+        let members = self.director.members();
+        self.maintained = members
+            .iter()
+            .filter(|m| m.maintenance)
+            .map(|m| (m.virt, m.configured))
+            .collect();
+        self.monitor_index = monitor::Index::build(self.director.config(), &members);
+        match &self.monitor {
+            Some(m) if reload => m.reopen(),
+            Some(_) => {}
+            None if self.monitor_index.is_empty() => {}
+            None => match MonitorLog::start() {
+                Ok(m) => self.monitor = Some(m),
+                Err(e) => tracing::error!("Cannot start the monitorfile writer: {e}"),
+            },
+        }
+    }
+
     fn log_events(&mut self) {
         while let Some(ev) = self.director.poll_event() {
+            if let Event::Maintenance { virt, real, on } = &ev {
+                if *on {
+                    self.maintained.insert((*virt, *real));
+                } else {
+                    self.maintained.remove(&(*virt, *real));
+                }
+            }
             let (virt, dest) = match &ev {
                 Event::RealAdded { virt, dest, .. }
                 | Event::RealRestored { virt, dest, .. }
@@ -550,6 +602,7 @@ impl Shell {
         let phase = std::mem::replace(&mut self.phase, AlertStatus::RELOADING);
         self.director.reload(now, config);
         self.pump();
+        self.monitor_setup(true);
         self.phase = phase;
         Ok(())
     }
@@ -571,6 +624,13 @@ impl Shell {
             self.scanning = true;
             let req = self.scan_request();
             self.io.spawn_blocking(move || Io::Scan(disk::scan(&req)));
+        }
+        if let Some((new, total)) = self.monitor.as_mut().and_then(|m| m.take_dropped()) {
+            tracing::warn!(
+                dropped = new,
+                dropped_total = total,
+                "monitorfile writer behind: dropped {new} lines ({total} in all)"
+            );
         }
         self.resend_alerts(now);
     }

@@ -12,6 +12,7 @@ pub mod disk;
 pub mod hooks;
 pub mod load;
 pub mod logging;
+pub mod monitor;
 pub mod ocf;
 pub mod paths;
 pub mod pidfile;
