@@ -173,9 +173,11 @@ pub fn rounds(times: &[Instant], gap: Duration, n: usize) -> Vec<(Instant, Insta
 }
 
 /// Per-real check intervals: the time between two consecutive accepts on
-/// the same address, over every address. Unlike [`rounds`] this needs no
-/// quiet gap between rounds, so it works when rounds run into each other.
-pub fn intervals(accepts: &[Accept]) -> (Vec<Duration>, usize) {
+/// the same address, for every accept in `from..=to` (the previous one may
+/// be earlier, so intervals longer than the window count), and how many
+/// addresses had one. Unlike [`rounds`] this needs no quiet gap between
+/// rounds, so it works when rounds run into each other.
+pub fn intervals(accepts: &[Accept], from: Instant, to: Instant) -> (Vec<Duration>, usize) {
     let mut by: std::collections::HashMap<u32, Vec<Instant>> = std::collections::HashMap::new();
     for (i, t) in accepts {
         by.entry(*i).or_default().push(*t);
@@ -186,7 +188,7 @@ pub fn intervals(accepts: &[Accept]) -> (Vec<Duration>, usize) {
         times.sort();
         let before = out.len();
         out.extend(times.windows(2).filter_map(|w| match w {
-            [a, b] => Some(b.duration_since(*a)),
+            [a, b] if *b >= from && *b <= to => Some(b.duration_since(*a)),
             _ => None,
         }));
         if out.len() > before {
@@ -226,11 +228,15 @@ mod tests {
             (1, at(1500)),
             (0, at(2100)),
         ];
-        let (mut iv, reals) = intervals(&acc);
+        let (mut iv, reals) = intervals(&acc, at(0), at(3000));
         iv.sort();
         let ms: Vec<u128> = iv.iter().map(|d| d.as_millis()).collect();
         assert_eq!(ms, vec![1000, 1100, 1100]);
         assert_eq!(reals, 2);
+        // A 1.2 s window still sees the 1.1 s intervals that end in it.
+        let (iv, reals) = intervals(&acc, at(1400), at(2600));
+        let ms: Vec<u128> = iv.iter().map(|d| d.as_millis()).collect();
+        assert_eq!((ms, reals), (vec![1100, 1100], 2));
     }
 
     #[test]
