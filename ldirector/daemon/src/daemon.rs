@@ -103,7 +103,7 @@ struct Finished {
 enum Io {
     Scan(Scan),
     Reload {
-        loaded: disk::Loaded,
+        loaded: Box<disk::Loaded>,
         /// The control request to answer once applied.
         reply: Option<oneshot::Sender<String>>,
     },
@@ -543,7 +543,7 @@ impl Shell {
     fn start_reload(&mut self, reply: Option<oneshot::Sender<String>>) {
         let path = self.config_path.clone();
         self.io.spawn_blocking(move || Io::Reload {
-            loaded: disk::load(&path),
+            loaded: Box::new(disk::load(&path)),
             reply,
         });
     }
@@ -668,7 +668,7 @@ impl Shell {
                 match parsed.filter(|_| global.autoreload) {
                     Some(config) => {
                         tracing::info!(" - reread new configuration");
-                        let _ = self.reloaded(now, config);
+                        let _ = self.reloaded(now, *config);
                     }
                     None => tracing::info!(" - ignore new configuration"),
                 }

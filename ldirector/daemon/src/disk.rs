@@ -56,7 +56,7 @@ pub enum FileChange {
     Changed {
         text: Arc<str>,
         /// Only with autoreload.
-        parsed: Option<Result<Config, ConfigError>>,
+        parsed: Option<Box<Result<Config, ConfigError>>>,
     },
 }
 
@@ -76,7 +76,9 @@ pub fn scan(req: &ScanRequest) -> Scan {
         Err(e) => FileChange::Unreadable(e),
         Ok(text) if Some(text.as_str()) == req.seen.text.as_deref() => FileChange::Same,
         Ok(text) => FileChange::Changed {
-            parsed: req.autoreload.then(|| load::parse_text(&req.path, &text)),
+            parsed: req
+                .autoreload
+                .then(|| Box::new(load::parse_text(&req.path, &text))),
             text: Arc::from(text),
         },
     });
@@ -175,8 +177,9 @@ mod tests {
         match scan(&req(&p, moved)).change {
             Some(FileChange::Changed {
                 text,
-                parsed: Some(Ok(c)),
+                parsed: Some(parsed),
             }) => {
+                let c = (*parsed).unwrap();
                 assert_eq!(text.as_ref(), "checkinterval=2\n");
                 assert_eq!(c.global.checkinterval, std::time::Duration::from_secs(2));
             }
