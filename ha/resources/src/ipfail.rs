@@ -25,11 +25,9 @@
 //! when it fires, it waits for the peer's next stable report and then asks
 //! for the counts again.
 //!
-//! Beyond ipfail (it only ever gives resources away): when the peer is
-//! declared dead while we see none of the configured ping nodes, we cannot
-//! tell its death from our own isolation, so its takeover is held back
-//! ([`PeerDeath::Hold`]) until a ping node answers again
-//! ([`Output::TakeOver`]) or the peer comes back.
+//! ipfail only ever gives resources away. The rule that an isolated node
+//! (no ping node answers) does not take over from a dead peer is the
+//! resource manager's (`Config::isolation_ping_nodes`), not this client's.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -59,8 +57,6 @@ pub struct IpFailConfig {
     pub auto_failback: bool,
     /// keepalive; a give-up waits two of them.
     pub keepalive: Duration,
-    /// Configured ping nodes; with none, the isolation rule never holds.
-    pub ping_nodes: usize,
 }
 
 /// What the shell must do.
@@ -71,19 +67,7 @@ pub enum Output {
     /// Go standby (ipfail's `ask_resources … info=me`): the resource
     /// manager's `LocalRequest::Standby`.
     Standby(Scope),
-    /// The peer's death that was held back may be acted on now: hand the
-    /// resource manager its `NodeDead`.
-    TakeOver(String),
     Log(Level, String),
-}
-
-/// Verdict on a peer's death.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeerDeath {
-    /// Let the resource manager take over as usual.
-    TakeOver,
-    /// We see no ping node: do not take over (yet).
-    Hold,
 }
 
 #[derive(Debug)]
@@ -92,8 +76,6 @@ pub struct IpFail {
     giveup: Option<(Instant, Scope)>,
     /// A give-up fired while our resources were in transition.
     need_standby: bool,
-    /// The peer's death whose takeover we hold back.
-    held_death: bool,
     out: VecDeque<Output>,
 }
 
@@ -113,7 +95,6 @@ impl IpFail {
             cfg,
             giveup: None,
             need_standby: false,
-            held_death: false,
             out: VecDeque::new(),
         }
     }
@@ -199,17 +180,6 @@ impl IpFail {
             NodeStatus::Ping => {
                 self.log(Level::Info, "A ping node just came up.");
                 self.ask(ping_up);
-                if self.held_death {
-                    self.held_death = false;
-                    self.log(
-                        Level::Info,
-                        format!(
-                            "Ping node {node} answers again: taking over the resources of dead node {}.",
-                            self.cfg.peer
-                        ),
-                    );
-                    self.out.push_back(Output::TakeOver(self.cfg.peer.clone()));
-                }
             }
             _ => {}
         }
@@ -230,43 +200,19 @@ impl IpFail {
         }
     }
 
-    /// The peer was declared dead. Decide whether its resources may be
-    /// taken over now.
-    pub fn peer_dead(&mut self, node: &str, ping_up: usize) -> PeerDeath {
+    /// The peer was declared dead: a pending give-up would hand our
+    /// resources to nobody, so it is dropped (heartbeat's ipfail keeps it).
+    pub fn peer_dead(&mut self, node: &str) {
         if node != self.cfg.peer {
-            return PeerDeath::TakeOver;
+            return;
         }
-        self.giveup = None;
-        self.need_standby = false;
-        if self.cfg.ping_nodes > 0 && ping_up == 0 {
-            self.held_death = true;
-            self.log(
-                Level::Warn,
-                format!(
-                    "Node {node} is dead but we see none of our {} ping node(s): we may be the isolated one. Not taking over its resources.",
-                    self.cfg.ping_nodes
-                ),
-            );
-            return PeerDeath::Hold;
-        }
-        PeerDeath::TakeOver
-    }
-
-    /// The peer is alive again (any live status): a held-back takeover is
-    /// void.
-    pub fn peer_alive(&mut self, node: &str) {
-        if node == self.cfg.peer && self.held_death {
-            self.held_death = false;
+        if self.giveup.take().is_some() {
             self.log(
                 Level::Info,
-                format!("Node {node} is alive again: held-back takeover cancelled."),
+                format!("Node {node} is dead: delayed giveup dropped."),
             );
         }
-    }
-
-    /// True while a peer death is being held back.
-    pub fn holding_takeover(&self) -> bool {
-        self.held_death
+        self.need_standby = false;
     }
 
     /// A cluster message from `from`. Returns false if it is not ipfail's
@@ -383,7 +329,6 @@ mod tests {
             peer: peer.into(),
             auto_failback: true,
             keepalive: Duration::from_secs(1),
-            ping_nodes: 1,
         }
     }
 
@@ -559,42 +504,20 @@ mod tests {
     }
 
     #[test]
-    fn isolated_node_holds_takeover_until_a_ping_node_answers() {
-        let mut n2 = IpFail::new(cfg("node2", "node1"));
-        assert_eq!(n2.peer_dead("node1", 0), PeerDeath::Hold);
-        assert!(n2.holding_takeover());
-        let out = outputs(&mut n2);
-        assert!(logs(&out)[0].contains("Not taking over"), "{out:?}");
-        // Still nothing while ping nodes stay dead.
-        n2.ping_node_status("192.0.2.100", NodeStatus::Dead, 0);
-        assert!(!outputs(&mut n2)
+    fn peer_death_drops_a_pending_giveup() {
+        let t0 = Instant::now();
+        let mut n1 = IpFail::new(cfg("node1", "node2"));
+        n1.handle_message(t0, "node2", &Message::with_type(T_YOU_ARE_DEAD), 0, true);
+        assert!(n1.poll_timeout().is_some());
+        // Another node's death is not ours to judge.
+        n1.peer_dead("node3");
+        assert!(n1.poll_timeout().is_some());
+        n1.peer_dead("node2");
+        assert_eq!(n1.poll_timeout(), None);
+        n1.handle_timeout(t0 + Duration::from_secs(10), true);
+        assert!(!outputs(&mut n1)
             .iter()
-            .any(|o| matches!(o, Output::TakeOver(_))));
-        n2.ping_node_status("192.0.2.100", NodeStatus::Ping, 1);
-        let out = outputs(&mut n2);
-        assert!(out.contains(&Output::TakeOver("node1".into())), "{out:?}");
-        assert!(!n2.holding_takeover());
-    }
-
-    #[test]
-    fn held_takeover_is_dropped_when_the_peer_returns() {
-        let mut n2 = IpFail::new(cfg("node2", "node1"));
-        assert_eq!(n2.peer_dead("node1", 0), PeerDeath::Hold);
-        n2.peer_alive("node1");
-        n2.ping_node_status("192.0.2.100", NodeStatus::Ping, 1);
-        assert!(!outputs(&mut n2)
-            .iter()
-            .any(|o| matches!(o, Output::TakeOver(_))));
-    }
-
-    #[test]
-    fn node_seeing_a_ping_node_takes_over_at_once() {
-        let mut n2 = IpFail::new(cfg("node2", "node1"));
-        assert_eq!(n2.peer_dead("node1", 1), PeerDeath::TakeOver);
-        // Without configured ping nodes the rule never applies.
-        let mut c = cfg("node2", "node1");
-        c.ping_nodes = 0;
-        assert_eq!(IpFail::new(c).peer_dead("node1", 0), PeerDeath::TakeOver);
+            .any(|o| matches!(o, Output::Standby(_))));
     }
 
     #[test]
