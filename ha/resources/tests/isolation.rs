@@ -71,7 +71,7 @@ fn isolated_survivor_takes_over_only_once_a_ping_node_answers() {
     assert!(logged(
         &c,
         N2,
-        "Node node1 is dead but no ping node answers: we may be the isolated one. Not taking over its resources."
+        "Node node1 is dead but we see none of our 1 ping node(s): we may be the isolated one. Not taking over its resources."
     ));
     assert!(!logged(&c, N2, "Resources being acquired from node1."));
 

@@ -44,10 +44,11 @@ impl ResourceManager {
         if !self.held_deaths.iter().any(|n| n == node) {
             self.held_deaths.push(node.to_string());
         }
+        let configured = self.cfg.isolation_ping_nodes.len();
         self.log(
             Level::Warn,
             format!(
-                "Node {node} is dead but no ping node answers: we may be the isolated one. Not taking over its resources."
+                "Node {node} is dead but we see none of our {configured} ping node(s): we may be the isolated one. Not taking over its resources."
             ),
         );
     }
