@@ -550,7 +550,7 @@ impl Shell {
 
     /// ipfail's `is_stable`: our resources are not in transition.
     fn rsc_stable(&self) -> bool {
-        self.rsc.rsc_status() != "transition"
+        self.rsc.stable()
     }
 
     fn handle_ping(&mut self, r: io::Result<(std::net::IpAddr, Vec<u8>)>) {

@@ -22,8 +22,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hb_config::{AutoFailback, PingNode};
-use hb_membership::{Event, LinkStatus, Membership, NodeStatus, NodeView, PingSpec};
-use hb_resources::ipfail::{self, IpFail, IpFailConfig, Output};
+use hb_membership::{Event, Membership, NodeView, PingSpec};
+use hb_resources::ipfail::{EventContext, IpFail, IpFailConfig, Output};
 use hb_wire::{AuthKeys, Message};
 use nix::sys::socket::{recvfrom, SockaddrLike, SockaddrStorage};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -404,9 +404,6 @@ pub struct PingSide {
     deadping: Duration,
     next_send: Option<Instant>,
     ipfail: Option<IpFail>,
-    /// The peer's ipfail signed on (`hbapi-clstat st=join`) and the peer
-    /// has not died since: `cl_status clientstatus <peer> ipfail`.
-    peer_ipfail_online: bool,
     send_noise: RateLimit,
     reply_noise: RateLimit,
 }
@@ -445,7 +442,6 @@ impl PingSide {
             deadping: cf.deadping,
             next_send: Some(now),
             ipfail: ipfail.map(IpFail::new),
-            peer_ipfail_online: false,
             send_noise: RateLimit::new(Duration::from_secs(10)),
             reply_noise: RateLimit::new(Duration::from_secs(10)),
         }
@@ -483,7 +479,7 @@ impl PingSide {
         if node.eq_ignore_ascii_case(local) {
             Some(true)
         } else if node.eq_ignore_ascii_case(&f.config().peer) {
-            Some(self.peer_ipfail_online)
+            Some(f.peer_online())
         } else {
             None
         }
@@ -577,44 +573,15 @@ impl PingSide {
         links: &[String],
         stable: bool,
     ) {
-        let up = core.ping_nodes_up();
-        let Some(f) = self.ipfail.as_mut() else {
-            return;
-        };
-        match ev {
-            Event::NodeStatus { node, new, .. } if core.is_ping_node(node) => {
-                if matches!(new, NodeStatus::Dead | NodeStatus::Ping) {
-                    f.ping_node_status(node, *new, up);
-                }
-            }
-            Event::Link {
-                node,
-                medium,
-                status: LinkStatus::Dead,
-            } => {
-                let link = links.get(*medium).map_or("?", String::as_str);
-                f.link_dead(node, link, up);
-            }
-            Event::NodeDead { node } if !core.is_ping_node(node) => {
-                if *node == f.config().peer {
-                    self.peer_ipfail_online = false;
-                }
-                f.peer_dead(node);
-            }
-            Event::Deliver { node, msg } => {
-                if msg.msg_type() == Some(ipfail::T_APICLISTAT)
-                    && *node == f.config().peer
-                    && msg.get_str("from_id") == Some("ipfail")
-                {
-                    match msg.get_str("st") {
-                        Some("join") => self.peer_ipfail_online = true,
-                        Some("leave") => self.peer_ipfail_online = false,
-                        _ => {}
-                    }
-                }
-                f.handle_message(now, node, msg, up, stable);
-            }
-            _ => {}
+        if let Some(f) = self.ipfail.as_mut() {
+            let is_ping = |n: &str| core.is_ping_node(n);
+            let cx = EventContext {
+                ping_up: core.ping_nodes_up(),
+                is_ping: &is_ping,
+                links,
+                stable,
+            };
+            f.handle_event(now, ev, &cx);
         }
     }
 
@@ -626,6 +593,7 @@ impl PingSide {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hb_membership::NodeStatus;
     use hb_wire::AuthMethod;
     use std::net::Ipv4Addr;
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use hb_membership::Event;
 use hb_resources::{
     Action, AgentOutcome, AgentRequest, AgentResult, Command, Config, ConfigError, FenceTarget,
-    Level, LocalRequest, OpId, ResourceManager, Timing,
+    Level, LocalRequest, OpId, ResourceManager, RscStatus, Timing,
 };
 use hb_wire::Message;
 use tokio::sync::mpsc;
@@ -119,6 +119,11 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
     /// `cl_status rscstatus`.
     pub fn rsc_status(&self) -> &'static str {
         self.rm.rsc_status().as_str()
+    }
+
+    /// ipfail's `is_stable()`: `rscstatus` is not `transition`.
+    pub fn stable(&self) -> bool {
+        self.rm.rsc_status() != RscStatus::Transition
     }
 
     /// Next thing for the loop; agents and log lines are handled here.

@@ -32,7 +32,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use hb_membership::NodeStatus;
+use hb_membership::{Event, LinkStatus, NodeStatus};
 use hb_wire::Message;
 
 use crate::hold::Scope;
@@ -70,12 +70,28 @@ pub enum Output {
     Log(Level, String),
 }
 
+/// What the shell knows when a membership event arrives.
+pub struct EventContext<'a> {
+    /// Ping nodes whose status is `ping` now (ipfail's
+    /// `ping_node_status()` count).
+    pub ping_up: usize,
+    /// Whether a node name is one of the ping nodes.
+    pub is_ping: &'a dyn Fn(&str) -> bool,
+    /// Medium names by link id, for the link log line.
+    pub links: &'a [String],
+    /// Our resources are not in transition (`cl_status rscstatus`).
+    pub stable: bool,
+}
+
 #[derive(Debug)]
 pub struct IpFail {
     cfg: IpFailConfig,
     giveup: Option<(Instant, Scope)>,
     /// A give-up fired while our resources were in transition.
     need_standby: bool,
+    /// The peer's ipfail signed on (`hbapi-clstat st=join`) and the peer
+    /// has not died or signed off since.
+    peer_online: bool,
     out: VecDeque<Output>,
 }
 
@@ -95,6 +111,7 @@ impl IpFail {
             cfg,
             giveup: None,
             need_standby: false,
+            peer_online: false,
             out: VecDeque::new(),
         }
     }
@@ -157,6 +174,53 @@ impl IpFail {
         } else {
             self.log(Level::Info, "No giveup timer to abort.");
         }
+    }
+
+    /// Every membership event goes here; ipfail picks what its callbacks
+    /// would see: ping nodes' status, dead links, the peer's death and
+    /// cluster messages.
+    pub fn handle_event(&mut self, now: Instant, ev: &Event, cx: &EventContext<'_>) {
+        match ev {
+            Event::NodeStatus { node, new, .. } if (cx.is_ping)(node) => {
+                if matches!(new, NodeStatus::Dead | NodeStatus::Ping) {
+                    self.ping_node_status(node, *new, cx.ping_up);
+                }
+            }
+            Event::Link {
+                node,
+                medium,
+                status: LinkStatus::Dead,
+            } => {
+                let link = cx.links.get(*medium).map_or("?", String::as_str);
+                self.link_dead(node, link, cx.ping_up);
+            }
+            Event::NodeDead { node } if !(cx.is_ping)(node) => {
+                if *node == self.cfg.peer {
+                    self.peer_online = false;
+                }
+                self.peer_dead(node);
+            }
+            Event::Deliver { node, msg } => {
+                if msg.msg_type() == Some(T_APICLISTAT)
+                    && *node == self.cfg.peer
+                    && msg.get_str("from_id") == Some("ipfail")
+                {
+                    match msg.get_str("st") {
+                        Some("join") => self.peer_online = true,
+                        Some("leave") => self.peer_online = false,
+                        _ => {}
+                    }
+                }
+                self.handle_message(now, node, msg, cx.ping_up, cx.stable);
+            }
+            _ => {}
+        }
+    }
+
+    /// The peer's ipfail is signed on (`cl_status clientstatus <peer>
+    /// ipfail`).
+    pub fn peer_online(&self) -> bool {
+        self.peer_online
     }
 
     /// A ping node's status changed (`NodeStatus` callback); `ping_up` is
@@ -534,6 +598,89 @@ mod tests {
         // Our own messages and unrelated types are not ipfail's business.
         assert!(!n1.handle_message(t0, "node1", &s[0], 1, true));
         assert!(!n1.handle_message(t0, "node2", &Message::with_type("starting"), 1, true));
+    }
+
+    #[test]
+    fn events_reach_the_callbacks_and_track_the_peers_sign_on() {
+        let t0 = Instant::now();
+        let mut n1 = IpFail::new(cfg("node1", "node2"));
+        let is_ping = |n: &str| n == "192.0.2.100";
+        let links = ["eth0".to_string(), "192.0.2.100".to_string()];
+        let cx = |up| EventContext {
+            ping_up: up,
+            is_ping: &is_ping,
+            links: &links,
+            stable: true,
+        };
+        let mut join = Message::with_type(T_APICLISTAT);
+        join.add_str("st", "join").add_str("from_id", "ipfail");
+        let deliver = |node: &str, msg: &Message| Event::Deliver {
+            node: node.into(),
+            msg: msg.clone(),
+        };
+        // A sign-on from some other node does not count for the peer.
+        n1.handle_event(t0, &deliver("node3", &join), &cx(1));
+        assert!(!n1.peer_online());
+        n1.handle_event(t0, &deliver("node2", &join), &cx(1));
+        assert!(n1.peer_online());
+        let s = sent(&outputs(&mut n1));
+        assert_eq!(s[0].get_str("dest"), Some("node2"), "join answered: {s:?}");
+        // A ping node's death is not the peer's.
+        n1.handle_event(
+            t0,
+            &Event::NodeDead {
+                node: "192.0.2.100".into(),
+            },
+            &cx(0),
+        );
+        assert!(n1.peer_online());
+        // The ping node going dead reaches the NodeStatus callback.
+        n1.handle_event(
+            t0,
+            &Event::NodeStatus {
+                node: "192.0.2.100".into(),
+                old: NodeStatus::Ping,
+                new: NodeStatus::Dead,
+            },
+            &cx(0),
+        );
+        assert!(logs(&outputs(&mut n1)).contains(&"NS: We are dead. :<".to_owned()));
+        // A dead link names its medium and asks for the count.
+        n1.handle_event(
+            t0,
+            &Event::Link {
+                node: "node2".into(),
+                medium: 0,
+                status: LinkStatus::Dead,
+            },
+            &cx(1),
+        );
+        let out = outputs(&mut n1);
+        assert!(logs(&out)
+            .contains(&"Link Status update: Link node2/eth0 now has status dead".to_owned()));
+        assert_eq!(sent(&out)[0].msg_type(), Some(T_NUM_PING_NODES));
+        // The peer's death: signed off, and a pending give-up is dropped.
+        n1.handle_event(
+            t0,
+            &deliver("node2", &Message::with_type(T_YOU_ARE_DEAD)),
+            &cx(1),
+        );
+        assert!(n1.poll_timeout().is_some());
+        n1.handle_event(
+            t0,
+            &Event::NodeDead {
+                node: "node2".into(),
+            },
+            &cx(1),
+        );
+        assert!(!n1.peer_online());
+        assert_eq!(n1.poll_timeout(), None);
+        // A sign-off after a new sign-on.
+        n1.handle_event(t0, &deliver("node2", &join), &cx(1));
+        let mut leave = join.clone();
+        leave.set_str("st", "leave");
+        n1.handle_event(t0, &deliver("node2", &leave), &cx(1));
+        assert!(!n1.peer_online());
     }
 
     #[test]
