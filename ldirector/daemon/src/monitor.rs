@@ -8,6 +8,11 @@
 //! i.e. `[<scalar localtime>] [<pid>] <real id, runs of ':' as one space,
 //! no '\'> [up|down] <message, '%' '|' CR LF as %xx>`, for every result
 //! (not only changes), in the monitorfile of every virtual holding the real.
+//! The message is ours: `-` when up (4.12 writes the HTTP status line,
+//! `200 OK`, for http and `-` for most others), the check's reason when
+//! down (4.12 often writes `-`), `timeout`, or `Server in maintenance` as
+//! 4.12. Unlike 4.12, an unwritable file is logged, not fatal, and is not
+//! checked while parsing.
 //!
 //! The daemon loop only formats the line and hands it to a writer thread
 //! through a bounded channel: a full channel drops the line (counted, and
