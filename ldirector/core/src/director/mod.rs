@@ -23,6 +23,7 @@
 
 mod check;
 mod event;
+mod reconcile;
 
 pub use check::{
     AttemptKind, CheckId, CheckMethod, CheckOutcome, CheckProtocol, CheckRequest, CheckSpec,
@@ -140,6 +141,17 @@ struct Group {
     last: Option<bool>,
 }
 
+impl Group {
+    /// When the core must next look at this group: the running attempt's
+    /// deadline, else when the next one is due.
+    fn wake(&self) -> Option<Instant> {
+        match &self.in_flight {
+            Some(f) => Some(f.deadline),
+            None => self.next_due,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct VirtState {
     members: Vec<Member>,
@@ -151,6 +163,10 @@ pub struct Director {
     config: Config,
     virts: Vec<VirtState>,
     groups: BTreeMap<CheckId, Group>,
+    /// Every group's [`Group::wake`], ordered: with 10,000 reals the
+    /// shell asks for the next deadline after every result, so it must not
+    /// cost a scan of all groups.
+    wakes: BTreeSet<(Instant, CheckId)>,
     table: Table,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
@@ -185,6 +201,7 @@ impl Director {
             },
             virts: Vec::new(),
             groups: BTreeMap::new(),
+            wakes: BTreeSet::new(),
             table: current,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -363,6 +380,10 @@ impl Director {
             }
         }
         let old_config = std::mem::replace(&mut self.config, config);
+        self.wakes = groups
+            .iter()
+            .filter_map(|(id, g)| Some((g.wake()?, *id)))
+            .collect();
         self.groups = groups;
         self.virts = virts;
         for (vi, _) in old_config.virtuals.iter().enumerate() {
@@ -388,226 +409,29 @@ impl Director {
         self.actions.push_back(Action::Ipvs(cmd));
     }
 
-    /// Bring virtual `vi`'s part of the table to what its members' states
-    /// ask for.
-    fn reconcile(&mut self, vi: usize, phase: Phase) {
-        let Some(v) = self.config.virtuals.get(vi) else {
-            return;
-        };
-        if vi >= self.virts.len() {
-            return;
-        }
-        let key = v.addr;
-        if !self.table.services.contains_key(&key) {
-            let params = service_params(v);
-            self.issue(IpvsCommand::AddService { key, params });
-            self.events.push_back(Event::VirtualAdded { virt: key });
-        }
-        let v = &self.config.virtuals[vi];
-        let vs = &self.virts[vi];
-        let mut cmds: Vec<(IpvsCommand, Option<Event>)> = Vec::new();
-        let mut wanted: BTreeSet<SocketAddr> = BTreeSet::new();
-        let mut any_up = false;
-        let mut any_pending = false;
-        for m in &vs.members {
-            let Some(r) = v.reals.get(m.real) else {
-                continue;
-            };
-            let state = if m.maintenance {
-                RealState::Down
-            } else {
-                m.state
-            };
-            let current = self.table.dest(&key, &m.dest).copied();
-            let desired = match state {
-                RealState::Up => {
-                    any_up = true;
-                    Some(DestParams {
-                        forward: r.forward,
-                        weight: r.weight,
-                        upper_threshold: r.upper_threshold,
-                        lower_threshold: r.lower_threshold,
-                    })
-                }
-                RealState::Down if v.quiescent => Some(DestParams::quiesced(r.forward)),
-                RealState::Down => None,
-                RealState::Pending => {
-                    any_pending = true;
-                    current
-                }
-            };
-            if desired.is_some() {
-                wanted.insert(m.dest);
-            }
-            let mapped_from = (m.configured != m.dest).then_some(m.configured);
-            match (current, desired) {
-                (None, Some(p)) => {
-                    let ev = if p.weight == 0 {
-                        Event::RealQuiesced {
-                            virt: key,
-                            dest: m.dest,
-                        }
-                    } else {
-                        Event::RealAdded {
-                            virt: key,
-                            dest: m.dest,
-                            weight: p.weight,
-                        }
-                    };
-                    cmds.push((
-                        IpvsCommand::AddDest {
-                            key,
-                            dest: m.dest,
-                            params: p,
-                        },
-                        Some(ev),
-                    ));
-                }
-                (Some(c), Some(p)) if c != p => {
-                    let ev = if p.weight == 0 {
-                        Event::RealQuiesced {
-                            virt: key,
-                            dest: m.dest,
-                        }
-                    } else {
-                        Event::RealRestored {
-                            virt: key,
-                            dest: m.dest,
-                            weight: p.weight,
-                        }
-                    };
-                    cmds.push((
-                        IpvsCommand::EditDest {
-                            key,
-                            dest: m.dest,
-                            params: p,
-                        },
-                        Some(ev),
-                    ));
-                }
-                (Some(_), None) => cmds.push((
-                    IpvsCommand::DelDest { key, dest: m.dest },
-                    Some(Event::RealDeleted {
-                        virt: key,
-                        dest: m.dest,
-                        mapped_from,
-                    }),
-                )),
-                _ => {}
-            }
-        }
-        if let Some(fb) = v.fallback {
-            let dest = SocketAddr::new(fb.addr, fb.port);
-            if !wanted.contains(&dest) {
-                let current = self.table.dest(&key, &dest).copied();
-                let desired = if any_up {
-                    None
-                } else if !any_pending {
-                    Some(DestParams {
-                        forward: fb.forward,
-                        weight: 1,
-                        upper_threshold: 0,
-                        lower_threshold: 0,
-                    })
-                } else {
-                    current
-                };
-                if desired.is_some() {
-                    wanted.insert(dest);
-                }
-                match (current, desired) {
-                    (None, Some(p)) => cmds.push((
-                        IpvsCommand::AddDest {
-                            key,
-                            dest,
-                            params: p,
-                        },
-                        Some(Event::FallbackAdded { virt: key, dest }),
-                    )),
-                    (Some(c), Some(p)) if c != p => cmds.push((
-                        IpvsCommand::EditDest {
-                            key,
-                            dest,
-                            params: p,
-                        },
-                        Some(Event::FallbackAdded { virt: key, dest }),
-                    )),
-                    (Some(_), None) => cmds.push((
-                        IpvsCommand::DelDest { key, dest },
-                        Some(Event::FallbackDeleted { virt: key, dest }),
-                    )),
-                    _ => {}
-                }
-            }
-        }
-        let fallback_dest = v.fallback.map(|fb| SocketAddr::new(fb.addr, fb.port));
-        if let Some(s) = self.table.services.get(&key) {
-            for dest in s.dests.keys() {
-                let configured = wanted.contains(dest)
-                    || fallback_dest == Some(*dest)
-                    || vs.members.iter().any(|m| m.dest == *dest);
-                if !configured {
-                    cmds.push((
-                        IpvsCommand::DelDest { key, dest: *dest },
-                        Some(Event::RealPurged {
-                            virt: key,
-                            dest: *dest,
-                            phase,
-                        }),
-                    ));
-                }
-            }
-        }
-        let fallback_wanted = if any_up {
-            Some(FallbackAction::Stop)
-        } else if !any_pending {
-            Some(FallbackAction::Start)
-        } else {
-            None
-        };
-        let fallback_cmd = match fallback_wanted {
-            Some(a) if vs.fallback_cmd != Some(a) => Some(a),
-            _ => None,
-        };
-        let command_line = v.fallbackcommand.as_ref().map(|c| {
-            let (server, port) = match key {
-                VirtualAddr::Inet { addr, .. } => (fmt_ip(addr.ip()), addr.port()),
-                VirtualAddr::Fwmark { .. } => (String::new(), 0),
-            };
-            (c.clone(), server, port, key.protocol_name())
-        });
-        for (cmd, ev) in cmds {
-            self.issue(cmd);
-            if let Some(ev) = ev {
-                self.events.push_back(ev);
-            }
-        }
-        if let Some(a) = fallback_cmd {
-            if let Some(vs) = self.virts.get_mut(vi) {
-                vs.fallback_cmd = Some(a);
-            }
-            if let Some((c, server, port, proto)) = command_line {
-                self.actions.push_back(Action::Fallback(FallbackCommand {
-                    virt: key,
-                    action: a,
-                    command_line: format!("{c} {} {server}:{port} {proto}", a.word()),
-                }));
-            }
-        }
-    }
-
     /// When the core next needs [`Director::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.stopped {
             return None;
         }
-        self.groups
-            .values()
-            .filter_map(|g| match &g.in_flight {
-                Some(f) => Some(f.deadline),
-                None => g.next_due,
-            })
-            .min()
+        self.wakes.first().map(|(t, _)| *t)
+    }
+
+    /// Mutate group `id` and keep [`Director::wakes`] in step.
+    fn with_group<R>(&mut self, id: CheckId, f: impl FnOnce(&mut Group) -> R) -> Option<R> {
+        let g = self.groups.get_mut(&id)?;
+        let before = g.wake();
+        let r = f(g);
+        let after = g.wake();
+        if before != after {
+            if let Some(t) = before {
+                self.wakes.remove(&(t, id));
+            }
+            if let Some(t) = after {
+                self.wakes.insert((t, id));
+            }
+        }
+        Some(r)
     }
 
     /// Expire overdue attempts (as timeouts) and start due checks.
@@ -615,47 +439,56 @@ impl Director {
         if self.stopped {
             return;
         }
-        let overdue: Vec<(CheckId, u64)> = self
-            .groups
+        // Only groups whose wake has come can have anything to do; in id
+        // order, overdue attempts first, then starts.
+        let mut due: Vec<CheckId> = self
+            .wakes
             .iter()
-            .filter_map(|(id, g)| {
-                g.in_flight
-                    .as_ref()
-                    .filter(|f| f.deadline <= now)
-                    .map(|f| (*id, f.attempt))
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| *id)
+            .collect();
+        due.sort_unstable();
+        let overdue: Vec<(CheckId, u64)> = due
+            .iter()
+            .filter_map(|id| {
+                let f = self.groups.get(id)?.in_flight.as_ref()?;
+                (f.deadline <= now).then_some((*id, f.attempt))
             })
             .collect();
         for (id, attempt) in overdue {
             self.actions.push_back(Action::CancelCheck { id, attempt });
             self.handle_check_result(now, id, attempt, CheckOutcome::Timeout);
         }
-        let ids: Vec<CheckId> = self.groups.keys().copied().collect();
-        for id in ids {
-            let Some(g) = self.groups.get_mut(&id) else {
-                continue;
-            };
-            if g.in_flight.is_some() || g.next_due.is_none_or_later(now) {
-                continue;
-            }
-            let kind = match g.spec.combined {
-                Some(n) if g.connects < n => AttemptKind::Connect,
-                _ => AttemptKind::Full,
-            };
-            self.next_attempt += 1;
-            let deadline = now + g.spec.timeout(kind);
-            g.in_flight = Some(InFlight {
-                attempt: self.next_attempt,
-                deadline,
-                kind,
+        for id in due {
+            let mut attempt = self.next_attempt;
+            let started = self.with_group(id, |g| {
+                if g.in_flight.is_some() || g.next_due.is_none_or_later(now) {
+                    return None;
+                }
+                let kind = match g.spec.combined {
+                    Some(n) if g.connects < n => AttemptKind::Connect,
+                    _ => AttemptKind::Full,
+                };
+                attempt += 1;
+                let deadline = now + g.spec.timeout(kind);
+                g.in_flight = Some(InFlight {
+                    attempt,
+                    deadline,
+                    kind,
+                });
+                g.next_due = None;
+                Some(CheckRequest {
+                    id,
+                    attempt,
+                    kind,
+                    deadline,
+                    spec: g.spec.clone(),
+                })
             });
-            g.next_due = None;
-            self.actions.push_back(Action::StartCheck(CheckRequest {
-                id,
-                attempt: self.next_attempt,
-                kind,
-                deadline,
-                spec: g.spec.clone(),
-            }));
+            if let Some(Some(req)) = started {
+                self.next_attempt = attempt;
+                self.actions.push_back(Action::StartCheck(req));
+            }
         }
     }
 
@@ -671,30 +504,30 @@ impl Director {
         if self.stopped {
             return;
         }
-        let Some(g) = self.groups.get_mut(&id) else {
-            return;
-        };
-        let Some(f) = g.in_flight.take_if(|f| f.attempt == attempt) else {
-            return;
-        };
         let ok = outcome == CheckOutcome::Up;
-        g.next_due = Some(now + g.spec.interval);
-        g.last = Some(ok);
-        match (f.kind, ok) {
-            (AttemptKind::Full, true) => g.connects = 0,
-            (AttemptKind::Full, false) => {}
-            (AttemptKind::Connect, true) => g.connects = g.connects.saturating_add(1),
-            (AttemptKind::Connect, false) => g.connects = u32::MAX,
-        }
-        let members = g.members.clone();
-        let mut touched = BTreeSet::new();
+        let members = self.with_group(id, |g| {
+            let f = g.in_flight.take_if(|f| f.attempt == attempt)?;
+            g.next_due = Some(now + g.spec.interval);
+            g.last = Some(ok);
+            match (f.kind, ok) {
+                (AttemptKind::Full, true) => g.connects = 0,
+                (AttemptKind::Full, false) => {}
+                (AttemptKind::Connect, true) => g.connects = g.connects.saturating_add(1),
+                (AttemptKind::Connect, false) => g.connects = u32::MAX,
+            }
+            Some(g.members.clone())
+        });
+        let Some(Some(members)) = members else {
+            return;
+        };
+        let mut touched: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (vi, mi) in members {
             if self.apply_result(vi, mi, ok) {
-                touched.insert(vi);
+                touched.entry(vi).or_default().push(mi);
             }
         }
-        for vi in touched {
-            self.reconcile(vi, Phase::Start);
+        for (vi, mis) in touched {
+            self.reconcile_members(vi, &mis);
         }
     }
 
@@ -761,12 +594,12 @@ impl Director {
         if self.stopped {
             return;
         }
-        let mut touched = Vec::new();
+        let mut touched: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (vi, vs) in self.virts.iter_mut().enumerate() {
             let Some(v) = self.config.virtuals.get(vi) else {
                 continue;
             };
-            for m in &mut vs.members {
+            for (mi, m) in vs.members.iter_mut().enumerate() {
                 let ip = fmt_ip(m.configured.ip());
                 let port = m.configured.port();
                 let mut candidates = vec![format!("{ip}:{port}"), ip];
@@ -790,13 +623,12 @@ impl Director {
                         real: m.configured,
                         on,
                     });
-                    touched.push(vi);
+                    touched.entry(vi).or_default().push(mi);
                 }
             }
         }
-        touched.dedup();
-        for vi in touched {
-            self.reconcile(vi, Phase::Start);
+        for (vi, mis) in touched {
+            self.reconcile_members(vi, &mis);
         }
     }
 
