@@ -99,7 +99,9 @@ EOF
 # Enough fds for thousands of connections through a proxy.
 ulimit -n "$(ulimit -Hn)"
 
-inns nginx -p "$dir/" -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/nginx.out" 2>&1 &
+# Not through the `inns` function: `$!` would be a subshell's pid, and
+# killing it would leave nginx running.
+ip netns exec "$ns" nginx -p "$dir/" -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/nginx.out" 2>&1 &
 pids+=($!)
 # `ip netns exec` execs the program: $! is the proxy's own pid.
 declare -A proc

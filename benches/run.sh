@@ -124,7 +124,10 @@ note="Measured $(date -u '+%F %H:%M UTC') on $(nproc) CPUs, $(uname -sr), by \`b
 ldirectord rows: one virtual service 127.0.0.200:80, \`real=127.0.1.1->…:8080 masq\`, fork=no, checkinterval=1,
 checktimeout=negotiatetimeout=3, quiescent=yes; negotiate = \`service=http request=\"index.html\" receive=\"ldirectord-ok\"\`;
 real servers: an in-bench farm (one tokio listener per address). Round = first→last check of a round as seen by the
-servers; CPU = utime+stime over a ${WINDOW} s steady-state window; the real ldirectord 4.12 runs with a stand-in
+servers (only rounds with a quiet gap between them count; \"none apart\" = rounds run into each other); check interval =
+time between two consecutive checks of the same real as seen by the servers, over all reals (median / p99 / max; should
+stay near checkinterval at any size); start = until every real has weight > 0 in the table (ours: its control socket's
+listing; real: the stand-in ipvsadm's state); CPU = utime+stime over a ${WINDOW} s steady-state window; the real ldirectord 4.12 runs with a stand-in
 ipvsadm (\`ldbench\`, a Rust binary: start-up ipvsadm cost is lower than with the C ipvsadm on a real kernel); ours runs
 with \`--ipvs none\` (in-memory table). Plots: docs/img/check-rounds.png, docs/img/failover-timeline.png."
 "$bin/ldbench" table "${args[@]}" --plot-data "$OUT/rounds.dat" --doc docs/benchmarks.md --note "$note" "${results[@]}"

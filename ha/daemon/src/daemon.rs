@@ -11,8 +11,8 @@
 //! input or the earliest deadline of all three cores.
 //!
 //! The resource manager ([`crate::resources`]) sits beside the core: it gets
-//! every membership event (a peer death only if ipfail does not hold it
-//! back, see [`crate::ping`]) and every FIFO message, its sends go through
+//! every membership event (ping nodes' too: with built-in ipfail they gate
+//! its takeovers) and every FIFO message, its sends go through
 //! the core, and a graceful stop first releases its groups, then shuts the
 //! membership down (heartbeat's order). A local fence ends the loop at once.
 
@@ -33,7 +33,7 @@ use crate::fence::{AfterFence, Fencer};
 use crate::fifo::{self, FifoInput};
 use crate::loadavg::LoadAvg;
 use crate::paths::DaemonPaths;
-use crate::ping::{PingSide, Route};
+use crate::ping::PingSide;
 use crate::ratelimit::RateLimit;
 use crate::resources::{AgentDone, Duty, Resources};
 use crate::respawn::{FailFast, Respawner};
@@ -306,7 +306,14 @@ pub async fn run(
         crate::agent::environment(&loaded, &config_dir, debug),
     );
     let keepalive = loaded.hacf.keepalive;
-    let rsc = Resources::new(&loaded, &paths, debug, tx.clone(), now)?;
+    let rsc = Resources::new(
+        &loaded,
+        &paths,
+        debug,
+        ping.isolation_ping_nodes(),
+        tx.clone(),
+        now,
+    )?;
     let mut shell = Shell {
         rsc,
         ping,
@@ -441,10 +448,8 @@ impl Shell {
             crate::events::log_event(&ev, &self.loaded.local_node, &self.links);
             let now = Instant::now();
             let stable = self.rsc_stable();
-            let route = self.ping.event(now, &ev, &self.core, &self.links, stable);
-            if route == Route::Resources {
-                self.rsc.membership(now, &ev);
-            }
+            self.ping.event(now, &ev, &self.core, &self.links, stable);
+            self.rsc.membership(now, &ev);
             match ev {
                 Event::PartitionHealed { .. } => {
                     // heartbeat.c's follow-up lines, then its
@@ -545,7 +550,7 @@ impl Shell {
 
     /// ipfail's `is_stable`: our resources are not in transition.
     fn rsc_stable(&self) -> bool {
-        self.rsc.rsc_status() != "transition"
+        self.rsc.stable()
     }
 
     fn handle_ping(&mut self, r: io::Result<(std::net::IpAddr, Vec<u8>)>) {
@@ -571,7 +576,6 @@ impl Shell {
             match out {
                 Output::Send(msg) => self.send_client(now, msg),
                 Output::Standby(scope) => self.rsc.request(now, LocalRequest::Standby(scope)),
-                Output::TakeOver(node) => self.rsc.membership(now, &Event::NodeDead { node }),
                 Output::Log(level, text) => crate::ping::log_ipfail(level, &text),
             }
         }

@@ -10,9 +10,11 @@
 //!
 //! [`PingSide`] is everything the event loop needs: it registers the ping
 //! nodes with the core, sends and receives the echoes, and runs
-//! [`hb_resources::ipfail`] when ha.cf respawns ipfail, routing the events
-//! and messages ipfail cares about and keeping a held-back takeover away
-//! from the resource manager.
+//! [`hb_resources::ipfail`] when ha.cf respawns ipfail, showing it the
+//! events and messages it cares about. Whether a dead peer may be taken
+//! over while no ping node answers is the resource manager's decision
+//! (`Config::isolation_ping_nodes`, see [`PingSide::isolation_ping_nodes`]);
+//! every event goes to it unfiltered.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -20,8 +22,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hb_config::{AutoFailback, PingNode};
-use hb_membership::{Event, LinkStatus, Membership, NodeStatus, NodeView, PingSpec};
-use hb_resources::ipfail::{self, IpFail, IpFailConfig, Output, PeerDeath};
+use hb_membership::{Event, Membership, NodeView, PingSpec};
+use hb_resources::ipfail::{EventContext, IpFail, IpFailConfig, Output};
 use hb_wire::{AuthKeys, Message};
 use nix::sys::socket::{recvfrom, SockaddrLike, SockaddrStorage};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -314,7 +316,6 @@ pub fn ipfail_config(loaded: &hb_config::Loaded) -> Result<IpFailConfig, String>
         peer: peer.to_ascii_lowercase(),
         auto_failback,
         keepalive: cf.keepalive,
-        ping_nodes: cf.ping_nodes.len(),
     })
 }
 
@@ -348,9 +349,10 @@ pub fn setup(
     let cf = &loaded.hacf;
     let first_link = links.len();
     let (specs, targets) = specs(&cf.ping_nodes, cf.deadping, first_link);
-    links.extend(specs.iter().map(|s| s.name.clone()));
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    links.extend(names.iter().cloned());
     let core = Membership::with_ping_nodes(config, tuning, specs, now);
-    let side = PingSide::new(cf, first_link, targets, ipfail, now);
+    let side = PingSide::new(cf, first_link, targets, names, ipfail, now);
     (core, side, clients)
 }
 
@@ -391,28 +393,17 @@ pub fn log_ipfail(level: hb_resources::Level, text: &str) {
     }
 }
 
-/// What the loop does with a membership event after [`PingSide::event`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// Hand it to the resource manager as usual.
-    Resources,
-    /// Not the resource manager's business (ping nodes, ipfail messages, a
-    /// peer death whose takeover ipfail holds back).
-    Skip,
-}
-
 pub struct PingSide {
     /// Link ids from here on are ping nodes' links.
     first_link: usize,
     media: Option<PingMedia>,
     targets: Vec<IpAddr>,
+    /// The ping nodes' names as membership reports them.
+    names: Vec<String>,
     keepalive: Duration,
     deadping: Duration,
     next_send: Option<Instant>,
     ipfail: Option<IpFail>,
-    /// The peer's ipfail signed on (`hbapi-clstat st=join`) and the peer
-    /// has not died since: `cl_status clientstatus <peer> ipfail`.
-    peer_ipfail_online: bool,
     send_noise: RateLimit,
     reply_noise: RateLimit,
 }
@@ -424,6 +415,7 @@ impl PingSide {
         cf: &hb_config::HaCf,
         first_link: usize,
         targets: Vec<IpAddr>,
+        names: Vec<String>,
         ipfail: Option<IpFailConfig>,
         now: Instant,
     ) -> PingSide {
@@ -445,11 +437,11 @@ impl PingSide {
             first_link,
             media,
             targets,
+            names,
             keepalive: cf.keepalive,
             deadping: cf.deadping,
             next_send: Some(now),
             ipfail: ipfail.map(IpFail::new),
-            peer_ipfail_online: false,
             send_noise: RateLimit::new(Duration::from_secs(10)),
             reply_noise: RateLimit::new(Duration::from_secs(10)),
         }
@@ -465,6 +457,17 @@ impl PingSide {
         self.ipfail.is_some()
     }
 
+    /// The resource manager's `Config::isolation_ping_nodes`: every ping
+    /// node when ipfail runs built in (a node that sees none of them does
+    /// not take over from a dead peer), none otherwise (heartbeat's rule).
+    pub fn isolation_ping_nodes(&self) -> Vec<String> {
+        if self.ipfail.is_some() {
+            self.names.clone()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// `cl_status clientstatus <node> ipfail` while ipfail runs built in:
     /// online here; on the peer, once its ipfail signed on. `None` for
     /// other clients or nodes.
@@ -476,7 +479,7 @@ impl PingSide {
         if node.eq_ignore_ascii_case(local) {
             Some(true)
         } else if node.eq_ignore_ascii_case(&f.config().peer) {
-            Some(self.peer_ipfail_online)
+            Some(f.peer_online())
         } else {
             None
         }
@@ -561,7 +564,7 @@ impl PingSide {
         }
     }
 
-    /// Let ipfail see `ev`, and say whether the resource manager should.
+    /// Let ipfail see `ev`.
     pub fn event(
         &mut self,
         now: Instant,
@@ -569,93 +572,16 @@ impl PingSide {
         core: &Membership,
         links: &[String],
         stable: bool,
-    ) -> Route {
-        let up = core.ping_nodes_up();
-        let is_ping = |n: &str| core.is_ping_node(n);
-        let Some(f) = self.ipfail.as_mut() else {
-            return match ev {
-                Event::Link { node, .. }
-                | Event::NodeStatus { node, .. }
-                | Event::NodeDead { node }
-                | Event::LateHeartbeat { node, .. }
-                    if is_ping(node) =>
-                {
-                    Route::Skip
-                }
-                _ => Route::Resources,
+    ) {
+        if let Some(f) = self.ipfail.as_mut() {
+            let is_ping = |n: &str| core.is_ping_node(n);
+            let cx = EventContext {
+                ping_up: core.ping_nodes_up(),
+                is_ping: &is_ping,
+                links,
+                stable,
             };
-        };
-        match ev {
-            Event::NodeStatus { node, new, .. } if is_ping(node) => {
-                if matches!(new, NodeStatus::Dead | NodeStatus::Ping) {
-                    f.ping_node_status(node, *new, up);
-                }
-                Route::Skip
-            }
-            Event::Link {
-                node,
-                medium,
-                status: LinkStatus::Dead,
-            } => {
-                let link = links.get(*medium).map_or("?", String::as_str);
-                f.link_dead(node, link, up);
-                if is_ping(node) {
-                    Route::Skip
-                } else {
-                    Route::Resources
-                }
-            }
-            Event::Link { node, .. }
-            | Event::NodeDead { node }
-            | Event::LateHeartbeat { node, .. }
-                if is_ping(node) =>
-            {
-                Route::Skip
-            }
-            Event::NodeDead { node } => {
-                if *node == f.config().peer {
-                    self.peer_ipfail_online = false;
-                }
-                match f.peer_dead(node, up) {
-                    PeerDeath::TakeOver => Route::Resources,
-                    PeerDeath::Hold => Route::Skip,
-                }
-            }
-            Event::NodeStatus {
-                node,
-                new: NodeStatus::Up | NodeStatus::Active,
-                ..
-            } => {
-                f.peer_alive(node);
-                Route::Resources
-            }
-            Event::Deliver { node, msg } => {
-                let t = msg.msg_type().unwrap_or("");
-                if t == ipfail::T_APICLISTAT
-                    && *node == f.config().peer
-                    && msg.get_str("from_id") == Some("ipfail")
-                {
-                    match msg.get_str("st") {
-                        Some("join") => self.peer_ipfail_online = true,
-                        Some("leave") => self.peer_ipfail_online = false,
-                        _ => {}
-                    }
-                }
-                let mine = matches!(
-                    t,
-                    ipfail::T_NUM_PING_NODES
-                        | ipfail::T_YOU_ARE_DEAD
-                        | ipfail::T_ABORT_GIVEUP
-                        | ipfail::T_APICLISTAT
-                );
-                f.handle_message(now, node, msg, up, stable);
-                if mine {
-                    Route::Skip
-                } else {
-                    Route::Resources
-                }
-            }
-            _ => Route::Resources,
+            f.handle_event(now, ev, &cx);
         }
     }
 
@@ -667,6 +593,7 @@ impl PingSide {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hb_membership::NodeStatus;
     use hb_wire::AuthMethod;
     use std::net::Ipv4Addr;
 

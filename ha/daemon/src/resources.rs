@@ -12,7 +12,7 @@ use std::time::Instant;
 use hb_membership::Event;
 use hb_resources::{
     Action, AgentOutcome, AgentRequest, AgentResult, Command, Config, ConfigError, FenceTarget,
-    Level, LocalRequest, OpId, ResourceManager, Timing,
+    Level, LocalRequest, OpId, ResourceManager, RscStatus, Timing,
 };
 use hb_wire::Message;
 use tokio::sync::mpsc;
@@ -39,8 +39,10 @@ pub enum Duty {
     FenceLocal(String),
 }
 
-/// The resource manager's config from what `load_all` read.
-pub fn config(loaded: &hb_config::Loaded) -> Config {
+/// The resource manager's config from what `load_all` read;
+/// `isolation_ping_nodes`: the ping nodes gating takeovers (when ipfail runs
+/// built in, see [`crate::ping::PingSide::isolation_ping_nodes`]).
+pub fn config(loaded: &hb_config::Loaded, isolation_ping_nodes: Vec<String>) -> Config {
     Config {
         local: loaded.local_node.clone(),
         nodes: loaded.hacf.nodes.clone(),
@@ -48,6 +50,7 @@ pub fn config(loaded: &hb_config::Loaded) -> Config {
         auto_failback: loaded.hacf.auto_failback,
         // STONITH devices are not supported yet (the daemon warns).
         stonith: false,
+        isolation_ping_nodes,
         timing: Timing::default(),
     }
 }
@@ -67,6 +70,7 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
         loaded: &hb_config::Loaded,
         paths: &DaemonPaths,
         debug: u32,
+        isolation_ping_nodes: Vec<String>,
         tx: mpsc::Sender<T>,
         now: Instant,
     ) -> Result<Self, ConfigError> {
@@ -76,7 +80,7 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
             .parent()
             .map_or_else(|| PathBuf::from("/etc/ha.d"), PathBuf::from);
         Ok(Self {
-            rm: ResourceManager::new(config(loaded), now)?,
+            rm: ResourceManager::new(config(loaded, isolation_ping_nodes), now)?,
             dirs: paths.resource_dirs.clone(),
             env: agent::environment(loaded, &config_dir, debug),
             stderr_to: loaded.hacf.debugfile.clone(),
@@ -115,6 +119,11 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
     /// `cl_status rscstatus`.
     pub fn rsc_status(&self) -> &'static str {
         self.rm.rsc_status().as_str()
+    }
+
+    /// ipfail's `is_stable()`: `rscstatus` is not `transition`.
+    pub fn stable(&self) -> bool {
+        self.rm.rsc_status() != RscStatus::Transition
     }
 
     /// Next thing for the loop; agents and log lines are handled here.
@@ -160,6 +169,9 @@ impl<T: From<AgentDone> + Send + 'static> Resources<T> {
             return;
         };
         let mut env = self.env.clone();
+        if req.nice_failback {
+            env.push(("HA_NICEFAILBACK".to_owned(), "yes".to_owned()));
+        }
         let mut ocf_label = None;
         let (path, args, shown) = match self.plan(&res.script, &res.args, req.action) {
             Ok(Planned::Script(path)) => {

@@ -53,6 +53,12 @@ pub struct AgentRequest {
     pub resource: usize,
     pub action: Action,
     pub timeout: Duration,
+    /// Export `HA_NICEFAILBACK=yes` to the agent. heartbeat sets it (only
+    /// with nice_failback, i.e. `auto_failback on|off`) for the processes
+    /// that take groups at boot or after a peer's death
+    /// (`req_our_resources`, `mach_down`, the `rc.d` scripts), not for
+    /// standby moves or the shutdown release.
+    pub nice_failback: bool,
 }
 
 /// How an agent run ended.

@@ -92,6 +92,11 @@ pub struct Config {
     /// A STONITH device is configured: dead nodes that may hold resources are
     /// fenced (`Command::Fence`) before their groups are taken.
     pub stonith: bool,
+    /// Ping nodes (named as membership reports them: the address, or the
+    /// `ping_group` name) that must be reachable before a dead peer's
+    /// groups are taken over; empty: no such rule. The shell fills it when
+    /// ipfail runs built in. See "Isolation guard" in the crate docs.
+    pub isolation_ping_nodes: Vec<String>,
     pub timing: Timing,
 }
 
@@ -178,6 +183,7 @@ mod tests {
             ],
             auto_failback: AutoFailback::On,
             stonith: false,
+            isolation_ping_nodes: Vec::new(),
             timing: Timing::default(),
         };
         let err = cfg.validate().unwrap_err();

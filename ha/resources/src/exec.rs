@@ -65,6 +65,15 @@ pub(crate) enum Notice {
     ShutdownReleased,
 }
 
+/// A queued job and the environment heartbeat gives the process that would
+/// run it.
+#[derive(Debug)]
+struct Job {
+    steps: VecDeque<Step>,
+    /// `HA_NICEFAILBACK=yes` for its agents: see [`Executor::enqueue_nice`].
+    nice_failback: bool,
+}
+
 /// What the executor hands up to the protocol layer.
 #[derive(Clone, Debug)]
 pub(crate) enum Out {
@@ -185,7 +194,9 @@ pub(crate) struct Executor {
     groups: Vec<ResourceGroup>,
     timing: Timing,
     res: Vec<Vec<ResState>>,
-    queue: VecDeque<VecDeque<Step>>,
+    queue: VecDeque<Job>,
+    /// The job whose steps run now has `HA_NICEFAILBACK` set.
+    job_nice: bool,
     cur: Option<Active>,
     /// The agent run we wait for.
     pending: Option<OpId>,
@@ -207,6 +218,7 @@ impl Executor {
             timing,
             res,
             queue: VecDeque::new(),
+            job_nice: false,
             cur: None,
             pending: None,
             next_op: 1,
@@ -216,8 +228,24 @@ impl Executor {
     }
 
     pub(crate) fn enqueue(&mut self, job: Vec<Step>) {
-        if !self.halted && !job.is_empty() {
-            self.queue.push_back(job.into());
+        self.push_job(job, false);
+    }
+
+    /// A job heartbeat runs with `HA_NICEFAILBACK=yes` in its environment:
+    /// with nice_failback on, `req_our_resources` (our groups at boot and
+    /// after a takeover, through `req_resource` and `rc.d/ip-request-resp`)
+    /// and `mach_down` (through `notify_world`). Standby moves (`go_standby`)
+    /// and the shutdown release (`hb_giveup_resources`) run without it.
+    pub(crate) fn enqueue_nice(&mut self, job: Vec<Step>) {
+        self.push_job(job, true);
+    }
+
+    fn push_job(&mut self, steps: Vec<Step>, nice_failback: bool) {
+        if !self.halted && !steps.is_empty() {
+            self.queue.push_back(Job {
+                steps: steps.into(),
+                nice_failback,
+            });
         }
     }
 
@@ -263,11 +291,14 @@ impl Executor {
         if matches!(self.cur, Some(Active::Take { g: cg, .. }) if cg == g) {
             return true;
         }
-        self.queue.iter().flatten().any(|step| match step {
-            Step::Take(x) => *x == g,
-            Step::TakeFromDead { group, .. } => *group == g,
-            _ => false,
-        })
+        self.queue
+            .iter()
+            .flat_map(|j| &j.steps)
+            .any(|step| match step {
+                Step::Take(x) => *x == g,
+                Step::TakeFromDead { group, .. } => *group == g,
+                _ => false,
+            })
     }
 
     pub(crate) fn group_state(&self, g: usize) -> GroupState {
@@ -337,7 +368,8 @@ impl Executor {
     fn next_step(&mut self) -> Option<Step> {
         loop {
             let job = self.queue.front_mut()?;
-            if let Some(step) = job.pop_front() {
+            if let Some(step) = job.steps.pop_front() {
+                self.job_nice = job.nice_failback;
                 return Some(step);
             }
             self.queue.pop_front();
@@ -426,6 +458,7 @@ impl Executor {
             resource: i,
             action,
             timeout,
+            nice_failback: self.job_nice,
         }));
     }
 

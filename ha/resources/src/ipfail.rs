@@ -25,16 +25,14 @@
 //! when it fires, it waits for the peer's next stable report and then asks
 //! for the counts again.
 //!
-//! Beyond ipfail (it only ever gives resources away): when the peer is
-//! declared dead while we see none of the configured ping nodes, we cannot
-//! tell its death from our own isolation, so its takeover is held back
-//! ([`PeerDeath::Hold`]) until a ping node answers again
-//! ([`Output::TakeOver`]) or the peer comes back.
+//! ipfail only ever gives resources away. The rule that an isolated node
+//! (no ping node answers) does not take over from a dead peer is the
+//! resource manager's (`Config::isolation_ping_nodes`), not this client's.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use hb_membership::NodeStatus;
+use hb_membership::{Event, LinkStatus, NodeStatus};
 use hb_wire::Message;
 
 use crate::hold::Scope;
@@ -59,8 +57,6 @@ pub struct IpFailConfig {
     pub auto_failback: bool,
     /// keepalive; a give-up waits two of them.
     pub keepalive: Duration,
-    /// Configured ping nodes; with none, the isolation rule never holds.
-    pub ping_nodes: usize,
 }
 
 /// What the shell must do.
@@ -71,19 +67,20 @@ pub enum Output {
     /// Go standby (ipfail's `ask_resources … info=me`): the resource
     /// manager's `LocalRequest::Standby`.
     Standby(Scope),
-    /// The peer's death that was held back may be acted on now: hand the
-    /// resource manager its `NodeDead`.
-    TakeOver(String),
     Log(Level, String),
 }
 
-/// Verdict on a peer's death.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeerDeath {
-    /// Let the resource manager take over as usual.
-    TakeOver,
-    /// We see no ping node: do not take over (yet).
-    Hold,
+/// What the shell knows when a membership event arrives.
+pub struct EventContext<'a> {
+    /// Ping nodes whose status is `ping` now (ipfail's
+    /// `ping_node_status()` count).
+    pub ping_up: usize,
+    /// Whether a node name is one of the ping nodes.
+    pub is_ping: &'a dyn Fn(&str) -> bool,
+    /// Medium names by link id, for the link log line.
+    pub links: &'a [String],
+    /// Our resources are not in transition (`cl_status rscstatus`).
+    pub stable: bool,
 }
 
 #[derive(Debug)]
@@ -92,8 +89,9 @@ pub struct IpFail {
     giveup: Option<(Instant, Scope)>,
     /// A give-up fired while our resources were in transition.
     need_standby: bool,
-    /// The peer's death whose takeover we hold back.
-    held_death: bool,
+    /// The peer's ipfail signed on (`hbapi-clstat st=join`) and the peer
+    /// has not died or signed off since.
+    peer_online: bool,
     out: VecDeque<Output>,
 }
 
@@ -113,7 +111,7 @@ impl IpFail {
             cfg,
             giveup: None,
             need_standby: false,
-            held_death: false,
+            peer_online: false,
             out: VecDeque::new(),
         }
     }
@@ -178,6 +176,53 @@ impl IpFail {
         }
     }
 
+    /// Every membership event goes here; ipfail picks what its callbacks
+    /// would see: ping nodes' status, dead links, the peer's death and
+    /// cluster messages.
+    pub fn handle_event(&mut self, now: Instant, ev: &Event, cx: &EventContext<'_>) {
+        match ev {
+            Event::NodeStatus { node, new, .. } if (cx.is_ping)(node) => {
+                if matches!(new, NodeStatus::Dead | NodeStatus::Ping) {
+                    self.ping_node_status(node, *new, cx.ping_up);
+                }
+            }
+            Event::Link {
+                node,
+                medium,
+                status: LinkStatus::Dead,
+            } => {
+                let link = cx.links.get(*medium).map_or("?", String::as_str);
+                self.link_dead(node, link, cx.ping_up);
+            }
+            Event::NodeDead { node } if !(cx.is_ping)(node) => {
+                if *node == self.cfg.peer {
+                    self.peer_online = false;
+                }
+                self.peer_dead(node);
+            }
+            Event::Deliver { node, msg } => {
+                if msg.msg_type() == Some(T_APICLISTAT)
+                    && *node == self.cfg.peer
+                    && msg.get_str("from_id") == Some("ipfail")
+                {
+                    match msg.get_str("st") {
+                        Some("join") => self.peer_online = true,
+                        Some("leave") => self.peer_online = false,
+                        _ => {}
+                    }
+                }
+                self.handle_message(now, node, msg, cx.ping_up, cx.stable);
+            }
+            _ => {}
+        }
+    }
+
+    /// The peer's ipfail is signed on (`cl_status clientstatus <peer>
+    /// ipfail`).
+    pub fn peer_online(&self) -> bool {
+        self.peer_online
+    }
+
     /// A ping node's status changed (`NodeStatus` callback); `ping_up` is
     /// the count after the change.
     pub fn ping_node_status(&mut self, node: &str, status: NodeStatus, ping_up: usize) {
@@ -199,17 +244,6 @@ impl IpFail {
             NodeStatus::Ping => {
                 self.log(Level::Info, "A ping node just came up.");
                 self.ask(ping_up);
-                if self.held_death {
-                    self.held_death = false;
-                    self.log(
-                        Level::Info,
-                        format!(
-                            "Ping node {node} answers again: taking over the resources of dead node {}.",
-                            self.cfg.peer
-                        ),
-                    );
-                    self.out.push_back(Output::TakeOver(self.cfg.peer.clone()));
-                }
             }
             _ => {}
         }
@@ -230,43 +264,19 @@ impl IpFail {
         }
     }
 
-    /// The peer was declared dead. Decide whether its resources may be
-    /// taken over now.
-    pub fn peer_dead(&mut self, node: &str, ping_up: usize) -> PeerDeath {
+    /// The peer was declared dead: a pending give-up would hand our
+    /// resources to nobody, so it is dropped (heartbeat's ipfail keeps it).
+    pub fn peer_dead(&mut self, node: &str) {
         if node != self.cfg.peer {
-            return PeerDeath::TakeOver;
+            return;
         }
-        self.giveup = None;
-        self.need_standby = false;
-        if self.cfg.ping_nodes > 0 && ping_up == 0 {
-            self.held_death = true;
-            self.log(
-                Level::Warn,
-                format!(
-                    "Node {node} is dead but we see none of our {} ping node(s): we may be the isolated one. Not taking over its resources.",
-                    self.cfg.ping_nodes
-                ),
-            );
-            return PeerDeath::Hold;
-        }
-        PeerDeath::TakeOver
-    }
-
-    /// The peer is alive again (any live status): a held-back takeover is
-    /// void.
-    pub fn peer_alive(&mut self, node: &str) {
-        if node == self.cfg.peer && self.held_death {
-            self.held_death = false;
+        if self.giveup.take().is_some() {
             self.log(
                 Level::Info,
-                format!("Node {node} is alive again: held-back takeover cancelled."),
+                format!("Node {node} is dead: delayed giveup dropped."),
             );
         }
-    }
-
-    /// True while a peer death is being held back.
-    pub fn holding_takeover(&self) -> bool {
-        self.held_death
+        self.need_standby = false;
     }
 
     /// A cluster message from `from`. Returns false if it is not ipfail's
@@ -383,7 +393,6 @@ mod tests {
             peer: peer.into(),
             auto_failback: true,
             keepalive: Duration::from_secs(1),
-            ping_nodes: 1,
         }
     }
 
@@ -559,42 +568,20 @@ mod tests {
     }
 
     #[test]
-    fn isolated_node_holds_takeover_until_a_ping_node_answers() {
-        let mut n2 = IpFail::new(cfg("node2", "node1"));
-        assert_eq!(n2.peer_dead("node1", 0), PeerDeath::Hold);
-        assert!(n2.holding_takeover());
-        let out = outputs(&mut n2);
-        assert!(logs(&out)[0].contains("Not taking over"), "{out:?}");
-        // Still nothing while ping nodes stay dead.
-        n2.ping_node_status("192.0.2.100", NodeStatus::Dead, 0);
-        assert!(!outputs(&mut n2)
+    fn peer_death_drops_a_pending_giveup() {
+        let t0 = Instant::now();
+        let mut n1 = IpFail::new(cfg("node1", "node2"));
+        n1.handle_message(t0, "node2", &Message::with_type(T_YOU_ARE_DEAD), 0, true);
+        assert!(n1.poll_timeout().is_some());
+        // Another node's death is not ours to judge.
+        n1.peer_dead("node3");
+        assert!(n1.poll_timeout().is_some());
+        n1.peer_dead("node2");
+        assert_eq!(n1.poll_timeout(), None);
+        n1.handle_timeout(t0 + Duration::from_secs(10), true);
+        assert!(!outputs(&mut n1)
             .iter()
-            .any(|o| matches!(o, Output::TakeOver(_))));
-        n2.ping_node_status("192.0.2.100", NodeStatus::Ping, 1);
-        let out = outputs(&mut n2);
-        assert!(out.contains(&Output::TakeOver("node1".into())), "{out:?}");
-        assert!(!n2.holding_takeover());
-    }
-
-    #[test]
-    fn held_takeover_is_dropped_when_the_peer_returns() {
-        let mut n2 = IpFail::new(cfg("node2", "node1"));
-        assert_eq!(n2.peer_dead("node1", 0), PeerDeath::Hold);
-        n2.peer_alive("node1");
-        n2.ping_node_status("192.0.2.100", NodeStatus::Ping, 1);
-        assert!(!outputs(&mut n2)
-            .iter()
-            .any(|o| matches!(o, Output::TakeOver(_))));
-    }
-
-    #[test]
-    fn node_seeing_a_ping_node_takes_over_at_once() {
-        let mut n2 = IpFail::new(cfg("node2", "node1"));
-        assert_eq!(n2.peer_dead("node1", 1), PeerDeath::TakeOver);
-        // Without configured ping nodes the rule never applies.
-        let mut c = cfg("node2", "node1");
-        c.ping_nodes = 0;
-        assert_eq!(IpFail::new(c).peer_dead("node1", 0), PeerDeath::TakeOver);
+            .any(|o| matches!(o, Output::Standby(_))));
     }
 
     #[test]
@@ -611,6 +598,89 @@ mod tests {
         // Our own messages and unrelated types are not ipfail's business.
         assert!(!n1.handle_message(t0, "node1", &s[0], 1, true));
         assert!(!n1.handle_message(t0, "node2", &Message::with_type("starting"), 1, true));
+    }
+
+    #[test]
+    fn events_reach_the_callbacks_and_track_the_peers_sign_on() {
+        let t0 = Instant::now();
+        let mut n1 = IpFail::new(cfg("node1", "node2"));
+        let is_ping = |n: &str| n == "192.0.2.100";
+        let links = ["eth0".to_string(), "192.0.2.100".to_string()];
+        let cx = |up| EventContext {
+            ping_up: up,
+            is_ping: &is_ping,
+            links: &links,
+            stable: true,
+        };
+        let mut join = Message::with_type(T_APICLISTAT);
+        join.add_str("st", "join").add_str("from_id", "ipfail");
+        let deliver = |node: &str, msg: &Message| Event::Deliver {
+            node: node.into(),
+            msg: msg.clone(),
+        };
+        // A sign-on from some other node does not count for the peer.
+        n1.handle_event(t0, &deliver("node3", &join), &cx(1));
+        assert!(!n1.peer_online());
+        n1.handle_event(t0, &deliver("node2", &join), &cx(1));
+        assert!(n1.peer_online());
+        let s = sent(&outputs(&mut n1));
+        assert_eq!(s[0].get_str("dest"), Some("node2"), "join answered: {s:?}");
+        // A ping node's death is not the peer's.
+        n1.handle_event(
+            t0,
+            &Event::NodeDead {
+                node: "192.0.2.100".into(),
+            },
+            &cx(0),
+        );
+        assert!(n1.peer_online());
+        // The ping node going dead reaches the NodeStatus callback.
+        n1.handle_event(
+            t0,
+            &Event::NodeStatus {
+                node: "192.0.2.100".into(),
+                old: NodeStatus::Ping,
+                new: NodeStatus::Dead,
+            },
+            &cx(0),
+        );
+        assert!(logs(&outputs(&mut n1)).contains(&"NS: We are dead. :<".to_owned()));
+        // A dead link names its medium and asks for the count.
+        n1.handle_event(
+            t0,
+            &Event::Link {
+                node: "node2".into(),
+                medium: 0,
+                status: LinkStatus::Dead,
+            },
+            &cx(1),
+        );
+        let out = outputs(&mut n1);
+        assert!(logs(&out)
+            .contains(&"Link Status update: Link node2/eth0 now has status dead".to_owned()));
+        assert_eq!(sent(&out)[0].msg_type(), Some(T_NUM_PING_NODES));
+        // The peer's death: signed off, and a pending give-up is dropped.
+        n1.handle_event(
+            t0,
+            &deliver("node2", &Message::with_type(T_YOU_ARE_DEAD)),
+            &cx(1),
+        );
+        assert!(n1.poll_timeout().is_some());
+        n1.handle_event(
+            t0,
+            &Event::NodeDead {
+                node: "node2".into(),
+            },
+            &cx(1),
+        );
+        assert!(!n1.peer_online());
+        assert_eq!(n1.poll_timeout(), None);
+        // A sign-off after a new sign-on.
+        n1.handle_event(t0, &deliver("node2", &join), &cx(1));
+        let mut leave = join.clone();
+        leave.set_str("st", "leave");
+        n1.handle_event(t0, &deliver("node2", &leave), &cx(1));
+        assert!(!n1.peer_online());
     }
 
     #[test]

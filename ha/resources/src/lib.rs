@@ -31,11 +31,13 @@
 //!   with `Config::stonith`): reset `n`, answer `handle_fence_result`.
 //! * `rsc_status()` is `cl_status rscstatus`.
 //!
+//! * Ping nodes: their `NodeStatus` events go to `handle_membership` like
+//!   any other; with [`Config::isolation_ping_nodes`] set they drive the
+//!   isolation guard (below), otherwise they are ignored.
+//!
 //! [`ipfail`] is a second, independent state machine of the same shape:
 //! heartbeat's ipfail client built in. The shell feeds it membership events
-//! and ping counts, and passes a peer's death on to the resource manager
-//! only when ipfail does not hold it back (an isolated node never takes
-//! over).
+//! and ping counts and hands its standby requests to the resource manager.
 //!
 //! # What it reproduces (`hb_resource.c`, `ResourceManager`, `mach_down`,
 //! `req_resource`, `rc.d/*`)
@@ -99,6 +101,13 @@
 //!   timed-out final `status` after failed stops counts as "still running".
 //! * A lone configured node takes its groups at Comm_now_up (heartbeat would
 //!   wait for a report nobody sends).
+//! * **Isolation guard** (only with [`Config::isolation_ping_nodes`], which
+//!   the shell sets when ipfail runs built in): a peer declared dead while
+//!   none of those ping nodes answers is not taken over; the takeover runs
+//!   when one answers while the peer is still dead, and is dropped if the
+//!   peer comes back first. heartbeat + ipfail takes over regardless (ipfail
+//!   only logs "NS: We are dead. :<"), which starts every group twice when
+//!   the survivor is the isolated one.
 
 mod command;
 mod config;

@@ -29,6 +29,7 @@ impl Node {
             groups,
             auto_failback: afb,
             stonith: false,
+            isolation_ping_nodes: Vec::new(),
             timing: Timing::default(),
         };
         Node {

@@ -20,6 +20,7 @@ fn config(afb: AutoFailback) -> Config {
         ],
         auto_failback: afb,
         stonith: false,
+        isolation_ping_nodes: Vec::new(),
         timing: Timing::default(),
     }
 }

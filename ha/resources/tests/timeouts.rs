@@ -39,6 +39,7 @@ impl Lone {
             )],
             auto_failback: AutoFailback::On,
             stonith: false,
+            isolation_ping_nodes: Vec::new(),
             timing: Timing::default(),
         };
         Lone {

@@ -142,15 +142,37 @@ pub async fn serve_metrics(listener: TcpListener, tx: mpsc::Sender<Request>) {
     }
 }
 
+/// Longest answer the client reads: a JSON report of 10,000 reals is a few
+/// MiB; anything past this is not the daemon talking sense.
+pub const MAX_ANSWER: u64 = 64 << 20;
+
 /// Client side, for the CLI (no runtime needed).
 pub fn query(socket: &Path, q: Query) -> std::io::Result<String> {
-    let mut s = StdUnixStream::connect(socket)?;
+    let s = StdUnixStream::connect(socket)?;
     s.set_read_timeout(Some(IO_TIMEOUT))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
-    s.write_all(format!("{}\n", q.word()).as_bytes())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
+    (&s).write_all(format!("{}\n", q.word()).as_bytes())?;
+    read_answer(s, socket, MAX_ANSWER)
+}
+
+fn read_answer(r: impl std::io::Read, socket: &Path, max: u64) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    r.take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "answer on control socket {} is larger than {max} bytes, not read",
+                socket.display()
+            ),
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("answer on control socket {} is not UTF-8", socket.display()),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -171,5 +193,18 @@ mod tests {
             assert_eq!(Query::parse(q.word()), Some(q));
         }
         assert_eq!(Query::parse("rm -rf"), None);
+    }
+
+    #[test]
+    fn an_oversized_answer_is_refused_by_name() {
+        let sock = Path::new("/run/ldirectord.x.sock");
+        let ok = read_answer(&b"ok\n"[..], sock, 3).expect("fits");
+        assert_eq!(ok, "ok\n");
+        let e = read_answer(&b"ok\n!"[..], sock, 3).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(
+            e.to_string(),
+            "answer on control socket /run/ldirectord.x.sock is larger than 3 bytes, not read"
+        );
     }
 }

@@ -8,12 +8,12 @@
 //! (each bounded by its deadline, all concurrent) or aborted, fallback
 //! commands run on their own tasks.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use ld_checks::CheckResult;
@@ -23,13 +23,15 @@ use ldirector::config::{AlertStatus, Config, ConfigError, VirtualAddr};
 use ldirector::director::{
     Action, CheckId, CheckOutcome, CheckRequest, Director, Event, RealState,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::control::{self, Query, Request};
+use crate::disk::{self, FileChange, FileSeen, Scan, ScanRequest};
+use crate::hooks;
+use crate::monitor::{self, MonitorLog};
 use crate::probe::Probe;
 use crate::report::{self, CheckInfo, ReportInput};
-use crate::{hooks, load};
 
 /// How the loop is wired.
 pub struct RunOptions {
@@ -97,19 +99,14 @@ struct Finished {
     timed_out: bool,
 }
 
-/// What we last saw of the configuration file (autoreload, callback).
-struct FileSeen {
-    mtime: Option<SystemTime>,
-    text: Option<String>,
-}
-
-impl FileSeen {
-    fn read(path: &Path) -> FileSeen {
-        FileSeen {
-            mtime: std::fs::metadata(path).and_then(|m| m.modified()).ok(),
-            text: std::fs::read_to_string(path).ok(),
-        }
-    }
+/// Blocking work the loop handed to the blocking pool.
+enum Io {
+    Scan(Scan),
+    Reload {
+        loaded: Box<disk::Loaded>,
+        /// The control request to answer once applied.
+        reply: Option<oneshot::Sender<String>>,
+    },
 }
 
 struct Shell {
@@ -121,12 +118,22 @@ struct Shell {
     check_info: HashMap<CheckId, CheckInfo>,
     transitions: HashMap<(VirtualAddr, SocketAddr), u64>,
     config_path: PathBuf,
+    /// The configuration file as last read (autoreload, callback).
     seen: FileSeen,
+    io: JoinSet<Io>,
+    /// A housekeeping scan is running (at most one at a time).
+    scanning: bool,
     /// The daemon's state for `emailalertstatus`.
     phase: AlertStatus,
     maintenance: Option<BTreeSet<String>>,
     /// Last "Inaccessible real server" mail per real (`emailalertfreq`).
     resent: HashMap<(VirtualAddr, SocketAddr), Instant>,
+    /// `monitorfile=`: the writer (started when a virtual has one) and
+    /// where each check's results go.
+    monitor: Option<MonitorLog>,
+    monitor_index: monitor::Index,
+    /// Members (virtual, real as configured) drained by `maintenancedir`.
+    maintained: HashSet<(VirtualAddr, SocketAddr)>,
 }
 
 /// Run the daemon until a stop signal or `shutdown` resolves; `ready` is
@@ -155,13 +162,24 @@ pub async fn run(
         in_flight: HashMap::new(),
         check_info: HashMap::new(),
         transitions: HashMap::new(),
-        seen: FileSeen::read(&opts.config_path),
+        seen: FileSeen::default(),
+        io: JoinSet::new(),
+        scanning: false,
         config_path: opts.config_path,
         phase: AlertStatus::STARTING,
         maintenance: None,
         resent: HashMap::new(),
+        monitor: None,
+        monitor_index: monitor::Index::default(),
+        maintained: HashSet::new(),
     };
-    sh.housekeeping(now);
+    sh.monitor_setup(false);
+    let path = sh.config_path.clone();
+    let (seen, _) = tokio::task::spawn_blocking(move || FileSeen::read(&path)).await?;
+    sh.seen = seen;
+    let req = sh.scan_request();
+    let first = tokio::task::spawn_blocking(move || disk::scan(&req)).await?;
+    sh.scanned(now, first);
     sh.pump();
     if let Some(path) = &opts.control_socket {
         let _ = std::fs::remove_file(path);
@@ -207,11 +225,18 @@ pub async fn run(
                 }
             }
             Some(req) = opts.control_rx.recv() => sh.answer(req),
+            Some(done) = sh.io.join_next(), if !sh.io.is_empty() => match done {
+                Ok(io) => sh.io_done(Instant::now(), io),
+                Err(e) => {
+                    sh.scanning = false;
+                    tracing::error!("Housekeeping task failed: {e}");
+                }
+            },
             _ = tick.tick() => sh.housekeeping(Instant::now()),
             sig = recv_signal(&mut signals) => match sig {
                 Sig::Hup => {
                     tracing::info!("Reloading Linux Director Daemon config on signal");
-                    let _ = sh.reload(Instant::now());
+                    sh.start_reload(None);
                 }
                 Sig::Stop(name) => break name,
             },
@@ -226,6 +251,9 @@ pub async fn run(
         hooks::execute(e, "stop");
     }
     sh.checks.abort_all();
+    if let Some(m) = sh.monitor.take() {
+        let _ = tokio::task::spawn_blocking(move || m.close()).await;
+    }
     if why == "shutdown" {
         tracing::info!("Linux Director Daemon terminated on request");
     } else {
@@ -379,6 +407,7 @@ impl Shell {
             tracing::info!(real = %a.target, detail = "timeout",
                 "Check failed: real server={}: timeout", a.target);
         }
+        self.monitor_result(id, false, "timeout");
         self.check_info.insert(
             id,
             CheckInfo {
@@ -412,6 +441,7 @@ impl Shell {
         } else {
             CheckOutcome::Down
         };
+        self.monitor_result(f.id, f.result.up, &f.result.detail);
         self.check_info.insert(
             f.id,
             CheckInfo {
@@ -424,8 +454,44 @@ impl Shell {
             .handle_check_result(Instant::now(), f.id, f.attempt, outcome);
     }
 
+    fn monitor_result(&mut self, id: CheckId, up: bool, detail: &str) {
+        if let Some(m) = &mut self.monitor {
+            let maintained = &self.maintained;
+            m.result(&self.monitor_index, id, up, detail, |v, r| {
+                maintained.contains(&(*v, *r))
+            });
+        }
+    }
+
+    /// Where check results are logged, after start and every reload.
+    fn monitor_setup(&mut self, reload: bool) {
+        let members = self.director.members();
+        self.maintained = members
+            .iter()
+            .filter(|m| m.maintenance)
+            .map(|m| (m.virt, m.configured))
+            .collect();
+        self.monitor_index = monitor::Index::build(self.director.config(), &members);
+        match &self.monitor {
+            Some(m) if reload => m.reopen(),
+            Some(_) => {}
+            None if self.monitor_index.is_empty() => {}
+            None => match MonitorLog::start() {
+                Ok(m) => self.monitor = Some(m),
+                Err(e) => tracing::error!("Cannot start the monitorfile writer: {e}"),
+            },
+        }
+    }
+
     fn log_events(&mut self) {
         while let Some(ev) = self.director.poll_event() {
+            if let Event::Maintenance { virt, real, on } = &ev {
+                if *on {
+                    self.maintained.insert((*virt, *real));
+                } else {
+                    self.maintained.remove(&(*virt, *real));
+                }
+            }
             let (virt, dest) = match &ev {
                 Event::RealAdded { virt, dest, .. }
                 | Event::RealRestored { virt, dest, .. }
@@ -472,10 +538,43 @@ impl Shell {
         hooks::send_alert(to, cfg.global.emailalertfrom.as_deref(), subject);
     }
 
-    /// Re-read the configuration; on error the running one stays.
-    fn reload(&mut self, now: Instant) -> Result<(), ConfigError> {
-        self.seen = FileSeen::read(&self.config_path);
-        let config = match load::load(&self.config_path) {
+    /// Re-read the configuration off the loop; [`Shell::reloaded`]
+    /// applies it.
+    fn start_reload(&mut self, reply: Option<oneshot::Sender<String>>) {
+        let path = self.config_path.clone();
+        self.io.spawn_blocking(move || Io::Reload {
+            loaded: Box::new(disk::load(&path)),
+            reply,
+        });
+    }
+
+    fn io_done(&mut self, now: Instant, io: Io) {
+        match io {
+            Io::Scan(s) => {
+                self.scanning = false;
+                self.scanned(now, s);
+            }
+            Io::Reload { loaded, reply } => {
+                self.seen = loaded.seen;
+                let answer = match self.reloaded(now, loaded.config) {
+                    Ok(()) => "ok\n".to_string(),
+                    Err(e) => format!("{e}\n"),
+                };
+                if let Some(r) = reply {
+                    let _ = r.send(answer);
+                }
+            }
+        }
+    }
+
+    /// Switch to a freshly read configuration; on error the running one
+    /// stays.
+    fn reloaded(
+        &mut self,
+        now: Instant,
+        config: Result<Config, ConfigError>,
+    ) -> Result<(), ConfigError> {
+        let config = match config {
             Ok(c) => c,
             Err(e) => {
                 for p in &e.problems {
@@ -503,51 +602,87 @@ impl Shell {
         let phase = std::mem::replace(&mut self.phase, AlertStatus::RELOADING);
         self.director.reload(now, config);
         self.pump();
+        self.monitor_setup(true);
         self.phase = phase;
         Ok(())
     }
 
-    /// Every checkinterval: the configuration file and the maintenance
-    /// directory.
+    fn scan_request(&self) -> ScanRequest {
+        let global = &self.director.config().global;
+        ScanRequest {
+            path: self.config_path.clone(),
+            seen: self.seen.clone(),
+            autoreload: global.autoreload,
+            maintenancedir: global.maintenancedir.clone(),
+        }
+    }
+
+    /// Every checkinterval: look at the configuration file and the
+    /// maintenance directory (off the loop), re-send due alerts.
     fn housekeeping(&mut self, now: Instant) {
-        let mtime = std::fs::metadata(&self.config_path)
-            .and_then(|m| m.modified())
-            .ok();
-        if mtime != self.seen.mtime {
-            let text = std::fs::read_to_string(&self.config_path).ok();
-            let changed = text != self.seen.text;
-            self.seen.mtime = mtime;
-            if changed {
-                self.seen.text = text;
-                let path = self.config_path.display().to_string();
+        if !self.scanning {
+            self.scanning = true;
+            let req = self.scan_request();
+            self.io.spawn_blocking(move || Io::Scan(disk::scan(&req)));
+        }
+        if let Some((new, total)) = self.monitor.as_mut().and_then(|m| m.take_dropped()) {
+            tracing::warn!(
+                dropped = new,
+                dropped_total = total,
+                "monitorfile writer behind: dropped {new} lines ({total} in all)"
+            );
+        }
+        self.resend_alerts(now);
+    }
+
+    fn scanned(&mut self, now: Instant, scan: Scan) {
+        let path = self.config_path.display().to_string();
+        match scan.change {
+            None => {}
+            Some(FileChange::Same) => self.seen.mtime = scan.mtime,
+            Some(FileChange::Unreadable(e)) => {
+                // Logged once per change of the mtime; the next edit is
+                // looked at again.
+                self.seen.mtime = scan.mtime;
+                for p in &e.problems {
+                    tracing::error!(problem = %p, "Error reading file {p}");
+                }
+                tracing::error!(
+                    "Configuration file '{path}' unreadable: keeping the running configuration"
+                );
+            }
+            // A reload that finished while this scan ran already took it.
+            Some(FileChange::Changed { text, .. })
+                if self.seen.text.as_deref() == Some(text.as_ref()) =>
+            {
+                self.seen.mtime = scan.mtime;
+            }
+            Some(FileChange::Changed { text, parsed }) => {
+                self.seen = FileSeen {
+                    mtime: scan.mtime,
+                    text: Some(text),
+                };
                 tracing::info!("Configuration file '{path}' has changed on disk");
                 let global = &self.director.config().global;
                 let callback = global.callback.clone();
-                if global.autoreload {
-                    tracing::info!(" - reread new configuration");
-                    let _ = self.reload(now);
-                } else {
-                    tracing::info!(" - ignore new configuration");
+                match parsed.filter(|_| global.autoreload) {
+                    Some(config) => {
+                        tracing::info!(" - reread new configuration");
+                        let _ = self.reloaded(now, *config);
+                    }
+                    None => tracing::info!(" - ignore new configuration"),
                 }
                 if let Some(cb) = callback {
                     hooks::run_callback(&cb, &self.config_path);
                 }
             }
         }
-        let dir = self.director.config().global.maintenancedir.clone();
-        let files: Option<BTreeSet<String>> = dir.map(|d| match std::fs::read_dir(&d) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect(),
-            Err(_) => BTreeSet::new(),
-        });
+        let files = scan.maintenance;
         if files != self.maintenance {
             self.director
                 .set_maintenance(&files.clone().unwrap_or_default(), &HashMap::new());
             self.maintenance = files;
         }
-        self.resend_alerts(now);
     }
 
     /// While a real is down, mail "Inaccessible real server" every
@@ -619,10 +754,8 @@ impl Shell {
             Query::Metrics => report::prometheus(&self.report()),
             Query::Reload => {
                 tracing::info!("Reloading Linux Director Daemon config on request");
-                match self.reload(Instant::now()) {
-                    Ok(()) => "ok\n".into(),
-                    Err(e) => format!("{e}\n"),
-                }
+                self.start_reload(Some(req.reply));
+                return;
             }
         };
         let _ = req.reply.send(text);

@@ -59,12 +59,51 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// Largest configuration file we read: far beyond any real ldirectord.cf
+/// (10,000 reals take well under 1 MiB), small enough that a wrong path
+/// (a log, a device) cannot exhaust memory.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// Why a configuration file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("larger than {max} bytes ({size} bytes or more), not read")]
+    TooLarge { size: u64, max: u64 },
+    #[error("not UTF-8 text")]
+    NotText,
+}
+
+/// Read at most `max` bytes of `path` as text (blocking). The length is
+/// checked on what was read, not only on the metadata, so a file that grows
+/// while it is read is refused too.
+pub fn read_capped(path: &Path, max: u64) -> Result<String, ReadError> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path)?;
+    let size = f.metadata()?.len();
+    if size > max {
+        return Err(ReadError::TooLarge { size, max });
+    }
+    let mut buf = Vec::new();
+    f.take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    let got = buf.len() as u64;
+    if got > max {
+        return Err(ReadError::TooLarge { size: got, max });
+    }
+    String::from_utf8(buf).map_err(|_| ReadError::NotText)
+}
+
+/// [`read_capped`] with [`MAX_CONFIG_BYTES`], as a whole-file problem.
+pub fn read_config(path: &Path) -> Result<String, ConfigError> {
+    read_capped(path, MAX_CONFIG_BYTES).map_err(|e| ConfigError {
+        problems: vec![Problem::new(path, None, e.to_string())],
+    })
+}
+
 /// Read and parse; a file that cannot be read is a whole-file problem.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        problems: vec![Problem::new(path, None, format!("cannot read: {e}"))],
-    })?;
-    parse_text(path, &text)
+    parse_text(path, &read_config(path)?)
 }
 
 pub fn parse_text(path: &Path, text: &str) -> Result<Config, ConfigError> {

@@ -411,6 +411,41 @@ async fn autoreload_picks_up_an_edited_file_and_runs_the_callback() {
 }
 
 #[tokio::test]
+async fn an_oversized_config_file_is_refused_and_the_running_one_kept() {
+    let cf = QUIESCENT.replace("checkinterval=1\n", "checkinterval=1\nautoreload=yes\n");
+    let d = start(&cf, &["127.0.0.2:8080", "127.0.0.3:8080"]).await;
+    d.until("up", |t| weight(t, "127.0.0.3:8080") == Some(2))
+        .await;
+    let text = std::fs::read_to_string(&d.path).unwrap();
+    // An edit that makes the file too large: autoreload must not take it.
+    std::fs::write(&d.path, text.replace("masq 2", "masq 7")).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&d.path)
+        .unwrap();
+    f.set_len(ldirectord::load::MAX_CONFIG_BYTES + 1).unwrap();
+    drop(f);
+    let answer = d.ctl.query(Query::Reload).await.expect("daemon answers");
+    assert!(
+        answer.starts_with(&format!("{}: larger than", d.path.display())),
+        "{answer}"
+    );
+    assert_eq!(weight(&d.shared.table(), "127.0.0.3:8080"), Some(2));
+    d.servers.set("127.0.0.2:8080", false);
+    d.until("the running config still acts", |t| {
+        weight(t, "127.0.0.2:8080") == Some(0)
+    })
+    .await;
+    assert_eq!(weight(&d.shared.table(), "127.0.0.3:8080"), Some(2));
+    std::fs::write(&d.path, text.replace("masq 2", "masq 5")).unwrap();
+    d.until("a sane edit is taken", |t| {
+        weight(t, "127.0.0.3:8080") == Some(5)
+    })
+    .await;
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn maintenance_file_drains_a_real() {
     let cf = QUIESCENT.replace(
         "checkinterval=1\n",

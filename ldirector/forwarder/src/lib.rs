@@ -16,6 +16,7 @@
 //! ordinary UDP flows).
 
 mod conns;
+pub mod runtimes;
 pub mod sched;
 pub mod service;
 pub mod stats;
@@ -126,10 +127,9 @@ struct Service {
 /// runtime given to [`Forwarder::new`]; `apply` and `snapshot` only lock
 /// and update shared state.
 pub struct Forwarder {
-    /// Where TCP services accept (all from one listening socket); the
-    /// first also runs UDP services and the timers.
-    handles: Vec<tokio::runtime::Handle>,
-    loads: Arc<tcp::Loads>,
+    /// Where TCP services accept (all from one listening socket) and run
+    /// their connections; the first also runs UDP services and the timers.
+    threads: Arc<tcp::Threads>,
     opts: Arc<Options>,
     /// In creation order (what `snapshot` lists).
     services: Vec<Service>,
@@ -178,8 +178,7 @@ impl Forwarder {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9, |d| d.as_nanos() as u64);
         Forwarder {
-            loads: tcp::Loads::new(handles.len()),
-            handles,
+            threads: tcp::Threads::new(handles),
             opts: Arc::new(opts),
             services: Vec::new(),
             registry,
@@ -187,6 +186,12 @@ impl Forwarder {
             told_about_forwarding: false,
             seed,
         }
+    }
+
+    /// Live TCP connections on each runtime, in the order given to
+    /// [`Forwarder::with_runtimes`].
+    pub fn runtime_loads(&self) -> Vec<usize> {
+        self.threads.loads()
     }
 
     fn next_seed(&mut self) -> u64 {
@@ -296,12 +301,8 @@ impl Forwarder {
         let mut tasks = Vec::new();
         match protocol {
             Protocol::Tcp => {
-                // One listening socket, accepted from on every runtime:
-                // whichever thread is free takes the next connection
-                // (SO_REUSEPORT would pin connections to a thread by hash,
-                // and to its delays).
                 let sock = bind(protocol, addr, self.opts.backlog)?;
-                for (i, h) in self.handles.iter().enumerate() {
+                for (i, h) in self.threads.handles().iter().enumerate() {
                     let _rt = h.enter();
                     let l = tokio::net::TcpListener::from_std(sock.try_clone()?.into())?;
                     tasks.push(h.spawn(tcp::serve(
@@ -309,13 +310,15 @@ impl Forwarder {
                         addr,
                         core.clone(),
                         self.opts.clone(),
-                        self.loads.clone(),
+                        self.threads.clone(),
                         i,
                     )));
                 }
             }
             Protocol::Udp => {
-                let h = &self.handles[0];
+                let Some(h) = self.threads.handles().first() else {
+                    return Ok(tasks);
+                };
                 let sock = bind(protocol, addr, self.opts.backlog)?;
                 let _rt = h.enter();
                 let u = tokio::net::UdpSocket::from_std(sock.into())?;

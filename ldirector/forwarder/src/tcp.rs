@@ -7,86 +7,124 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tracing::{debug, warn};
 
 use crate::service::Ended;
 use crate::stats::Traffic;
 use crate::{lock, ConnGuard, Options, Shared};
 
-/// Live connections per runtime, shared by all accept loops: a runtime
-/// busier than another leaves the next connection to it for a moment.
+/// The runtimes a TCP service's connections are spread over, and how many
+/// live connections each holds.
 #[derive(Debug)]
-pub(crate) struct Loads(Vec<AtomicUsize>);
-
-impl Loads {
-    pub(crate) fn new(n: usize) -> Arc<Loads> {
-        Arc::new(Loads((0..n).map(|_| AtomicUsize::new(0)).collect()))
-    }
-
-    /// Clearly busier than the least busy other runtime: by 2 connections
-    /// and a quarter (short connections come and go; only lasting
-    /// imbalance matters).
-    fn busier_than_another(&self, me: usize) -> bool {
-        let mine = self.0.get(me).map_or(0, |l| l.load(Ordering::Relaxed));
-        let least = self
-            .0
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != me)
-            .map(|(_, l)| l.load(Ordering::Relaxed))
-            .min();
-        least.is_some_and(|least| mine >= least + (least / 4).max(2))
-    }
+pub(crate) struct Threads {
+    handles: Vec<Handle>,
+    loads: Vec<AtomicUsize>,
 }
 
-/// Counts one connection on runtime `me` while alive.
-struct LoadGuard(Arc<Loads>, usize);
+impl Threads {
+    pub(crate) fn new(handles: Vec<Handle>) -> Arc<Threads> {
+        let loads = handles.iter().map(|_| AtomicUsize::new(0)).collect();
+        Arc::new(Threads { handles, loads })
+    }
 
-impl LoadGuard {
-    fn new(loads: Arc<Loads>, me: usize) -> Self {
-        if let Some(l) = loads.0.get(me) {
+    pub(crate) fn handles(&self) -> &[Handle] {
+        &self.handles
+    }
+
+    /// Live connections per runtime, in runtime order.
+    pub(crate) fn loads(&self) -> Vec<usize> {
+        self.loads
+            .iter()
+            .map(|l| l.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// The runtime that serves a connection runtime `me` just accepted:
+    /// `me`, unless another holds at least 2 fewer connections (the margin
+    /// keeps short connections, which come and go, from being handed back
+    /// and forth). Counted at once, so the next accept — on any thread —
+    /// already sees it.
+    fn claim(self: &Arc<Self>, me: usize) -> LoadGuard {
+        let load = |i: usize| self.loads.get(i).map_or(0, |l| l.load(Ordering::Relaxed));
+        let mine = load(me);
+        let least = (0..self.loads.len())
+            .filter(|&i| i != me)
+            .map(|i| (load(i), i))
+            .min();
+        let target = match least {
+            Some((n, i)) if n + 2 <= mine => i,
+            _ => me,
+        };
+        if let Some(l) = self.loads.get(target) {
             l.fetch_add(1, Ordering::Relaxed);
         }
-        LoadGuard(loads, me)
+        LoadGuard(self.clone(), target)
     }
 }
+
+/// Counts one connection on runtime `.1` while alive.
+struct LoadGuard(Arc<Threads>, usize);
 
 impl Drop for LoadGuard {
     fn drop(&mut self) {
-        if let Some(l) = self.0 .0.get(self.1) {
+        if let Some(l) = self.0.loads.get(self.1) {
             l.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
 
+/// Accepts on runtime `me`. Every runtime accepts from the same listening
+/// socket (whichever is free takes the next connection; SO_REUSEPORT would
+/// pin connections to a thread by hash, and to its delays), and a
+/// connection accepted by a runtime clearly busier than another is handed
+/// to that one: a burst of long connections lands on one thread otherwise,
+/// as the thread that wakes first accepts the whole burst.
 pub(crate) async fn serve(
     listener: TcpListener,
     vip: SocketAddr,
     core: Shared,
     opts: Arc<Options>,
-    loads: Arc<Loads>,
+    threads: Arc<Threads>,
     me: usize,
 ) {
     let svc_traffic = lock(&core).traffic();
     loop {
-        // All runtimes wake for a new connection and the first to call
-        // accept() takes it; without this, one thread would take a whole
-        // burst of long connections while the other idles.
-        if loads.busier_than_another(me) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
         match listener.accept().await {
             Ok((client, peer)) => {
-                let load = LoadGuard::new(loads.clone(), me);
-                tokio::spawn(handle(
-                    client,
+                let load = threads.claim(me);
+                let conn = Conn {
                     peer,
                     vip,
-                    core.clone(),
-                    svc_traffic.clone(),
-                    opts.clone(),
-                    load,
-                ));
+                    core: core.clone(),
+                    svc_traffic: svc_traffic.clone(),
+                    opts: opts.clone(),
+                };
+                if load.1 == me {
+                    tokio::spawn(handle(client, conn, load));
+                    continue;
+                }
+                // Moving a socket to another runtime's reactor: deregister
+                // here, register there (two epoll_ctl calls, only for the
+                // connections that rebalance).
+                let Some(target) = threads.handles.get(load.1) else {
+                    continue;
+                };
+                match client.into_std() {
+                    Ok(std) => {
+                        target.spawn(async move {
+                            match TcpStream::from_std(std) {
+                                Ok(client) => handle(client, conn, load).await,
+                                Err(e) => {
+                                    warn!(service = %vip, client = %peer, error = %e, "cannot register connection")
+                                }
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        warn!(service = %vip, client = %peer, error = %e, "cannot move connection")
+                    }
+                }
             }
             Err(e) => {
                 warn!(service = %vip, error = %e, "accept failed");
@@ -98,20 +136,28 @@ pub(crate) async fn serve(
     }
 }
 
-/// Close with RST, as the client of a failed IPVS connection sees it.
-fn reset(s: &TcpStream) {
-    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
-}
-
-async fn handle(
-    client: TcpStream,
+/// What a connection task needs besides its sockets.
+struct Conn {
     peer: SocketAddr,
     vip: SocketAddr,
     core: Shared,
     svc_traffic: Arc<Traffic>,
     opts: Arc<Options>,
-    _load: LoadGuard,
-) {
+}
+
+/// Close with RST, as the client of a failed IPVS connection sees it.
+fn reset(s: &TcpStream) {
+    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+async fn handle(client: TcpStream, conn: Conn, _load: LoadGuard) {
+    let Conn {
+        peer,
+        vip,
+        core,
+        svc_traffic,
+        opts,
+    } = conn;
     let conn = crate::sched::ConnInfo { client: peer, vip };
     let assigned = lock(&core).schedule(&conn, Instant::now());
     let Some(a) = assigned else {

@@ -326,7 +326,9 @@ async fn a_silent_connection_is_dropped_after_the_tcp_timeout() {
 }
 
 /// Current-thread runtimes on their own threads, all accepting from one
-/// listening socket (how the standalone `ld-forwarder` runs).
+/// listening socket (how the standalone `ld-forwarder` and ldirectord's
+/// userspace mode run): held connections end up spread over the threads
+/// whichever thread wakes first for each, and every count drops back to 0.
 #[test]
 fn several_current_thread_runtimes_share_a_service() {
     let mut handles = Vec::new();
@@ -363,17 +365,87 @@ fn several_current_thread_runtimes_share_a_service() {
             }
             v2
         };
+        // Each connect returned after the real server's greeting, so every
+        // connection is counted on its runtime by now.
+        let loads = fwd.runtime_loads();
+        assert_eq!(loads.iter().sum::<usize>(), 20, "{loads:?}");
+        assert!(
+            loads[0].abs_diff(loads[1]) <= 2,
+            "connections not spread over the runtimes: {loads:?}"
+        );
         for (i, c) in held.into_iter().enumerate() {
             let m = format!("m{i}");
             assert_eq!(c.echo_and_close(m.as_bytes()).await, m.as_bytes());
         }
         let s = fwd.snapshot().unwrap();
         assert_eq!(s.services[0].stats.conns, 20);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while fwd.runtime_loads() != [0, 0] {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "connections still counted: {:?}",
+                fwd.runtime_loads()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         drop(fwd);
     });
     for s in stops {
         let _ = s.send(());
     }
+}
+
+/// While one forwarding thread is stuck in a long task, the other accepts
+/// every new connection — and hands half of them over, so a burst of long
+/// connections does not all land on one thread; they are served once the
+/// stuck thread is free again.
+#[test]
+fn a_burst_accepted_by_one_thread_is_shared_with_a_busy_one() {
+    let handles = ld_forwarder::runtimes::spawn(2, "ldf-test").unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let (a, _ta) = tcp_real(LO.into(), "A").await;
+        let v = vip(13, 18013);
+        let mut fwd = Forwarder::with_runtimes(handles.clone(), Options::default());
+        fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+            .unwrap();
+        // Runtime 0's only thread blocks until released.
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let (entered_tx, entered) = tokio::sync::oneshot::channel();
+        handles[0].spawn(async move {
+            let _ = entered_tx.send(());
+            let _ = stuck.recv();
+        });
+        entered.await.unwrap();
+        let mut raw = Vec::new();
+        for _ in 0..20 {
+            raw.push(TcpStream::connect(v).await.unwrap());
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while fwd.runtime_loads().iter().sum::<usize>() < 20 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not all accepted: {:?}",
+                fwd.runtime_loads()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let loads = fwd.runtime_loads();
+        assert!(loads[0].abs_diff(loads[1]) <= 2, "{loads:?}");
+        release.send(()).unwrap();
+        for (i, mut s) in raw.into_iter().enumerate() {
+            let mut greeting = [0u8; 2];
+            tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut greeting))
+                .await
+                .expect("greeting in time")
+                .expect("greeting");
+            assert_eq!(&greeting, b"A\n", "connection {i}");
+        }
+    });
 }
 
 /// ldirectord's fallback is just one more destination: when every real

@@ -1,7 +1,8 @@
 //! The in-bench real-server farm: one listening socket per loopback
 //! address (127.0.1.1 onwards, one port), all in one current-thread tokio
-//! runtime. Each accepted connection is time-stamped (that is how check
-//! rounds are seen from the server side, for any ldirectord), then: a
+//! runtime. Each accepted connection is time-stamped with the index of the
+//! address it came to (that is how check rounds and each real's check
+//! interval are seen from the server side, for any ldirectord), then: a
 //! request head gets `HTTP/1.0 200` with `ldirectord-ok <addr>`; a connect
 //! check, which closes without sending, gets nothing.
 
@@ -19,8 +20,11 @@ pub fn addr(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 1, 1)) + i)
 }
 
+/// An accepted connection: the farm address index and when.
+pub type Accept = (u32, Instant);
+
 pub struct Farm {
-    accepts: Arc<Mutex<Vec<Instant>>>,
+    accepts: Arc<Mutex<Vec<Accept>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -78,7 +82,7 @@ impl Farm {
                             }
                         }
                     }
-                    for (a, l) in listeners {
+                    for (i, (a, l)) in (0u32..).zip(listeners) {
                         let body = format!("ldirectord-ok {}\n", a.ip());
                         let resp: Arc<[u8]> = format!(
                             "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
@@ -94,7 +98,7 @@ impl Farm {
                                 };
                                 acc.lock()
                                     .unwrap_or_else(|e| e.into_inner())
-                                    .push(Instant::now());
+                                    .push((i, Instant::now()));
                                 tokio::spawn(serve(c, resp.clone()));
                             }
                         });
@@ -113,12 +117,21 @@ impl Farm {
         })
     }
 
-    /// Accept times so far.
-    pub fn accepts(&self) -> Vec<Instant> {
+    /// Accepts so far, with the address index.
+    pub fn accepts_by_real(&self) -> Vec<Accept> {
         self.accepts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// How many distinct addresses have been connected to.
+    pub fn reals_seen(&self) -> usize {
+        let acc = self.accepts.lock().unwrap_or_else(|e| e.into_inner());
+        acc.iter()
+            .map(|(i, _)| *i)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     }
 }
 
@@ -159,6 +172,32 @@ pub fn rounds(times: &[Instant], gap: Duration, n: usize) -> Vec<(Instant, Insta
     out
 }
 
+/// Per-real check intervals: the time between two consecutive accepts on
+/// the same address, for every accept in `from..=to` (the previous one may
+/// be earlier, so intervals longer than the window count), and how many
+/// addresses had one. Unlike [`rounds`] this needs no quiet gap between
+/// rounds, so it works when rounds run into each other.
+pub fn intervals(accepts: &[Accept], from: Instant, to: Instant) -> (Vec<Duration>, usize) {
+    let mut by: std::collections::HashMap<u32, Vec<Instant>> = std::collections::HashMap::new();
+    for (i, t) in accepts {
+        by.entry(*i).or_default().push(*t);
+    }
+    let mut out = Vec::new();
+    let mut reals = 0;
+    for times in by.values_mut() {
+        times.sort();
+        let before = out.len();
+        out.extend(times.windows(2).filter_map(|w| match w {
+            [a, b] if *b >= from && *b <= to => Some(b.duration_since(*a)),
+            _ => None,
+        }));
+        if out.len() > before {
+            reals += 1;
+        }
+    }
+    (out, reals)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +216,30 @@ mod tests {
     }
 
     #[test]
+    fn intervals_are_per_real_and_ignore_interleaving() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Two reals checked in overlapping, gap-free rounds; a third once.
+        let acc = [
+            (0, at(0)),
+            (1, at(400)),
+            (0, at(1000)),
+            (2, at(500)),
+            (1, at(1500)),
+            (0, at(2100)),
+        ];
+        let (mut iv, reals) = intervals(&acc, at(0), at(3000));
+        iv.sort();
+        let ms: Vec<u128> = iv.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, vec![1000, 1100, 1100]);
+        assert_eq!(reals, 2);
+        // A 1.2 s window still sees the 1.1 s intervals that end in it.
+        let (iv, reals) = intervals(&acc, at(1400), at(2600));
+        let ms: Vec<u128> = iv.iter().map(|d| d.as_millis()).collect();
+        assert_eq!((ms, reals), (vec![1100, 1100], 2));
+    }
+
+    #[test]
     fn farm_answers_and_counts() {
         let farm = Farm::start(2, 18080).expect("farm");
         let mut s = std::net::TcpStream::connect((addr(1), 18080)).expect("connect");
@@ -187,9 +250,9 @@ mod tests {
         assert!(got.ends_with("ldirectord-ok 127.0.1.2\n"), "{got}");
         drop(std::net::TcpStream::connect((addr(0), 18080)).expect("connect only"));
         let deadline = Instant::now() + Duration::from_secs(5);
-        while farm.accepts().len() < 2 && Instant::now() < deadline {
+        while farm.accepts_by_real().len() < 2 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert_eq!(farm.accepts().len(), 2);
+        assert_eq!(farm.accepts_by_real().len(), 2);
     }
 }

@@ -2,7 +2,9 @@
 //! servers of the farm on loopback, one virtual service, `fork=no`,
 //! `supervised=yes` (foreground, so the daemon is our child and its pid is
 //! known); after start-up a steady-state window: check-round duration and
-//! period seen by the farm, CPU (utime+stime from /proc) and RSS.
+//! period seen by the farm (only where rounds are apart: at 10,000 reals
+//! they run into each other), each real's check interval (any size), CPU
+//! (utime+stime from /proc) and RSS.
 //!
 //! The real ldirectord runs in a private mount namespace where this binary
 //! is bind-mounted over `/usr/sbin/ipvsadm` (see `ipvsadm.rs`) and `/run`
@@ -67,8 +69,11 @@ pub struct Outcome {
     pub check: CheckKind,
     pub checkinterval: u64,
     /// Start → the table has every real up (real: the stand-in's table;
-    /// ours: the first complete check round).
+    /// ours: its `list` on the control socket).
     pub startup_s: Option<f64>,
+    /// Set (to the limit) when the table did not have every real up within
+    /// `--startup-limit`; the window is measured anyway.
+    pub startup_unconverged_s: Option<u64>,
     pub ipvsadm_calls: Option<usize>,
     pub window_s: f64,
     pub rounds: usize,
@@ -76,6 +81,15 @@ pub struct Outcome {
     pub round_ms_min: Option<f64>,
     pub round_ms_max: Option<f64>,
     pub period_s_median: Option<f64>,
+    /// Time between two consecutive checks of the same real, over every
+    /// check in the window (the one before may precede it).
+    pub interval_s_median: Option<f64>,
+    pub interval_s_p99: Option<f64>,
+    pub interval_s_max: Option<f64>,
+    /// Reals with a check in the window that followed an earlier one.
+    pub interval_reals: usize,
+    /// Checks (accepted connections) the farm saw in the window.
+    pub checks_in_window: usize,
     pub cpu_pct: f64,
     pub rss_mib_max: f64,
     pub error: Option<String>,
@@ -169,9 +183,40 @@ fn spawn(a: &RoundArgs, cf: &Path, dir: &Path) -> Result<Child> {
     c.spawn().context("start ldirectord")
 }
 
+/// Reals with weight > 0 in our daemon's table (its control socket's
+/// `ipvsadm -Ln` shaped `list`).
+fn ours_active(dir: &Path, cf: &Path) -> Option<usize> {
+    use std::io::{Read as _, Write as _};
+    let name = cf.file_name()?.to_str()?;
+    let mut s =
+        std::os::unix::net::UnixStream::connect(dir.join(format!("ldirectord.{name}.sock")))
+            .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"list\n").ok()?;
+    let mut text = String::new();
+    s.take(64 << 20).read_to_string(&mut text).ok()?;
+    Some(active_in_listing(&text))
+}
+
+/// `  -> 127.0.1.1:8080  Masq  1  0  0` lines with a weight > 0.
+fn active_in_listing(text: &str) -> usize {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("-> "))
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok())
+        .filter(|w| *w > 0)
+        .count()
+}
+
 fn median(v: &mut [f64]) -> Option<f64> {
+    quantile(v, 0.5)
+}
+
+/// Nearest-rank quantile (sorts `v`).
+fn quantile(v: &mut [f64], q: f64) -> Option<f64> {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
+    let last = v.len().checked_sub(1)?;
+    let rank = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+    v.get(rank.min(last)).copied()
 }
 
 pub fn run(a: &RoundArgs) -> Result<Outcome> {
@@ -193,6 +238,7 @@ pub fn run(a: &RoundArgs) -> Result<Outcome> {
         check: a.check,
         checkinterval: a.checkinterval,
         startup_s: None,
+        startup_unconverged_s: None,
         ipvsadm_calls: None,
         window_s: 0.0,
         rounds: 0,
@@ -200,11 +246,16 @@ pub fn run(a: &RoundArgs) -> Result<Outcome> {
         round_ms_min: None,
         round_ms_max: None,
         period_s_median: None,
+        interval_s_median: None,
+        interval_s_p99: None,
+        interval_s_max: None,
+        interval_reals: 0,
+        checks_in_window: 0,
         cpu_pct: 0.0,
         rss_mib_max: 0.0,
         error: None,
     };
-    let result = measure(a, &farm, &mut child, pid, t0, n, gap, &dir, &mut out);
+    let result = measure(a, &farm, &mut child, pid, t0, n, gap, &dir, &cf, &mut out);
     // SAFETY: kill(2) on the daemon this function started.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = ha_tests::cmd::wait_deadline(&mut child, Duration::from_secs(15));
@@ -226,6 +277,7 @@ fn measure(
     n: usize,
     gap: Duration,
     dir: &Path,
+    cf: &Path,
     out: &mut Outcome,
 ) -> Result<()> {
     let limit = t0 + Duration::from_secs(a.startup_limit);
@@ -241,14 +293,17 @@ fn measure(
             Impl::Real => std::fs::read_to_string(dir.join("ipvs.state"))
                 .map(|t| crate::ipvsadm::active_dests(&t) >= n)
                 .unwrap_or(false),
-            Impl::Ours => !farm::rounds(&farm.accepts(), gap, n).is_empty(),
+            // Cheap test first: the listing of 10,000 reals is not free.
+            Impl::Ours => farm.reals_seen() >= n && ours_active(dir, cf).is_some_and(|k| k >= n),
         };
         if up {
             out.startup_s = Some(t0.elapsed().as_secs_f64());
             break;
         }
         if Instant::now() > limit {
-            bail!("no convergence within {} s", a.startup_limit);
+            // Still measure: the window shows how late the checks are.
+            out.startup_unconverged_s = Some(a.startup_limit);
+            break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -274,11 +329,19 @@ fn measure(
     out.window_s = win;
     out.cpu_pct = 100.0 * (c1.saturating_sub(c0)) as f64 / clk / win;
     out.rss_mib_max = rss_max as f64 / 1024.0;
-    let in_window: Vec<Instant> = farm
-        .accepts()
+    let all = farm.accepts_by_real();
+    let (ivs, iv_reals) = farm::intervals(&all, w0, w1);
+    let by_real: Vec<farm::Accept> = all
         .into_iter()
-        .filter(|t| *t >= w0 && *t <= w1)
+        .filter(|(_, t)| *t >= w0 && *t <= w1)
         .collect();
+    out.checks_in_window = by_real.len();
+    let mut ivs: Vec<f64> = ivs.iter().map(Duration::as_secs_f64).collect();
+    out.interval_reals = iv_reals;
+    out.interval_s_max = ivs.iter().copied().reduce(f64::max);
+    out.interval_s_p99 = quantile(&mut ivs, 0.99);
+    out.interval_s_median = median(&mut ivs);
+    let in_window: Vec<Instant> = by_real.iter().map(|(_, t)| *t).collect();
     let rounds = farm::rounds(&in_window, gap, n);
     out.rounds = rounds.len();
     let mut durs: Vec<f64> = rounds
@@ -296,8 +359,32 @@ fn measure(
         })
         .collect();
     out.period_s_median = median(&mut periods);
-    if out.rounds == 0 {
-        bail!("no complete check round in the {win:.0} s window");
+    if ivs.is_empty() {
+        bail!(
+            "no real checked again in the {win:.0} s window ({} checks seen)",
+            by_real.len()
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_counts_reals_with_weight() {
+        let t = "IP Virtual Server version 1.2.1 (size=4096)\n\
+                 Prot LocalAddress:Port Scheduler Flags\n\
+                 \x20 -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+                 TCP  127.0.0.200:80 wrr\n\
+                 \x20 -> 127.0.1.1:8080               Masq    1      0          0\n\
+                 \x20 -> 127.0.1.2:8080               Masq    0      0          0\n\
+                 \x20 -> 127.0.1.3:8080               Masq    1      0          0\n";
+        assert_eq!(active_in_listing(t), 2);
+        let mut v = vec![3.0, 1.0, 2.0, 4.0];
+        assert_eq!(quantile(&mut v, 0.99), Some(4.0));
+        assert_eq!(median(&mut v), Some(2.0));
+        assert_eq!(quantile(&mut [], 0.5), None);
+    }
 }

@@ -15,11 +15,22 @@ pub struct Res {
     pub check: String,
     pub checkinterval: u64,
     pub startup_s: Option<f64>,
+    #[serde(default)]
+    pub startup_unconverged_s: Option<u64>,
     pub ipvsadm_calls: Option<usize>,
     pub rounds: usize,
     pub round_ms_median: Option<f64>,
     pub round_ms_min: Option<f64>,
     pub round_ms_max: Option<f64>,
+    /// Absent in results from before the per-real interval was measured.
+    #[serde(default)]
+    pub interval_s_median: Option<f64>,
+    #[serde(default)]
+    pub interval_s_p99: Option<f64>,
+    #[serde(default)]
+    pub interval_s_max: Option<f64>,
+    #[serde(default)]
+    pub interval_reals: usize,
     pub cpu_pct: f64,
     pub rss_mib_max: f64,
     pub error: Option<String>,
@@ -48,6 +59,34 @@ fn round_cell(r: &Res) -> String {
             num(hi),
             r.rounds
         ),
+        // Checks of one round spread into the next: no quiet gap to
+        // delimit rounds (the interval row still measures).
+        _ if r.rounds == 0 => "none apart (rounds overlap)".into(),
+        _ => "-".into(),
+    }
+}
+
+fn startup_cell(r: &Res) -> String {
+    match (r.startup_s, r.startup_unconverged_s) {
+        (Some(s), _) => format!("{s:.2} s"),
+        (None, Some(limit)) => format!("not within {limit} s"),
+        (None, None) => "-".into(),
+    }
+}
+
+fn interval_cell(r: &Res) -> String {
+    if let Some(e) = &r.error {
+        return format!("error: {}", e.chars().take(60).collect::<String>());
+    }
+    match (r.interval_s_median, r.interval_s_p99, r.interval_s_max) {
+        (Some(m), Some(p), Some(x)) => {
+            let partial = if r.interval_reals < r.reals as usize {
+                format!(" ({} of {} reals)", r.interval_reals, r.reals)
+            } else {
+                String::new()
+            };
+            format!("{} / {} / {} s{partial}", num(m), num(p), num(x))
+        }
         _ => "-".into(),
     }
 }
@@ -110,6 +149,16 @@ pub fn run(paths: &[PathBuf], plot: Option<&Path>) -> Result<String> {
         );
         let _ = writeln!(
             out,
+            "|  | per-real check interval (median / p99 / max; configured {ci} s) | {} | {} | {} |",
+            cell(ours, &interval_cell),
+            cell(real, &interval_cell),
+            ratio(
+                val(ours, &|r| r.interval_s_median),
+                val(real, &|r| r.interval_s_median)
+            ),
+        );
+        let _ = writeln!(
+            out,
             "|  | CPU, % of one core | {} | {} | {} |",
             cell(ours, &|r| format!("{:.2} %", r.cpu_pct)),
             cell(real, &|r| format!("{:.2} %", r.cpu_pct)),
@@ -130,11 +179,11 @@ pub fn run(paths: &[PathBuf], plot: Option<&Path>) -> Result<String> {
         );
         let _ = writeln!(
             out,
-            "|  | start → every real checked (ours) / active in the table (real, ipvsadm calls) | {} | {} | {} |",
-            cell(ours, &|r| r.startup_s.map_or("-".into(), |s| format!("{s:.2} s"))),
+            "|  | start → every real active in the table (real: ipvsadm calls) | {} | {} | {} |",
+            cell(ours, &startup_cell),
             cell(real, &|r| format!(
                 "{} ({} calls)",
-                r.startup_s.map_or("-".into(), |s| format!("{s:.2} s")),
+                startup_cell(r),
                 r.ipvsadm_calls.map_or("-".into(), |c| c.to_string())
             )),
             ratio(val(ours, &|r| r.startup_s), val(real, &|r| r.startup_s)),
@@ -179,6 +228,7 @@ mod tests {
             p
         };
         let a = mk("a.json", "ours", 4.0, 0.5);
+        // Before interval fields existed: still loads, its cell is "-".
         let b = mk("b.json", "real", 80.0, 7.0);
         let plot = dir.join("plot.dat");
         let t = run(&[a, b], Some(&plot)).expect("table");
@@ -187,8 +237,37 @@ mod tests {
             t.contains("| CPU, % of one core | 0.50 % | 7.00 % | 0.071 |"),
             "{t}"
         );
+        assert!(
+            t.contains(
+                "| per-real check interval (median / p99 / max; configured 1 s) | - | - |  |"
+            ),
+            "{t}"
+        );
         let d = std::fs::read_to_string(&plot).expect("plot");
         assert!(d.contains("connect 200 4.000 80.000"), "{d}");
+        // 10,000 reals: no round apart, the interval row carries it.
+        let big = dir.join("big.json");
+        std::fs::write(
+            &big,
+            r#"{"imp":"ours","reals":10000,"check":"connect","checkinterval":1,"startup_s":null,
+            "startup_unconverged_s":120,"ipvsadm_calls":null,"window_s":5.0,"rounds":0,"round_ms_median":null,
+            "round_ms_min":null,"round_ms_max":null,"period_s_median":null,
+            "interval_s_median":1.004,"interval_s_p99":1.05,"interval_s_max":1.2,
+            "interval_reals":9990,"cpu_pct":9.0,"rss_mib_max":20.0,"error":null}"#,
+        )
+        .expect("write");
+        let t = run(&[big], None).expect("table");
+        assert!(
+            t.contains(
+                "| check round (median, min–max) | none apart (rounds overlap) | not run |  |"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("| 1.00 / 1.05 / 1.20 s (9990 of 10000 reals) | not run |  |"),
+            "{t}"
+        );
+        assert!(t.contains("| not within 120 s | not run |  |"), "{t}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -71,11 +71,6 @@ pub fn environment(
         ("OCF_ROOT".to_owned(), ocf::ROOT.to_owned()),
         ("HA_cluster_type".to_owned(), "heartbeat".to_owned()),
     ];
-    // hb_resource.c sets it for the ResourceManager children it forks
-    // (req_our_resources, notify_world → rc.d scripts, mach_down).
-    if cf.auto_failback != hb_config::AutoFailback::Legacy {
-        env.push(("HA_NICEFAILBACK".to_owned(), "yes".to_owned()));
-    }
     if let Some(f) = &cf.logfile {
         env.push(("HA_LOGFILE".to_owned(), f.display().to_string()));
     }

@@ -142,7 +142,11 @@ impl ResourceManager {
             format!("mach_down takeover complete for node {node}."),
         )));
         steps.push(Step::Notice(Notice::MachDownDone));
-        self.exec.enqueue(steps);
+        if self.nice {
+            self.exec.enqueue_nice(steps);
+        } else {
+            self.exec.enqueue(steps);
+        }
         if self.nice {
             self.i_hold = self.i_hold.union(Hold::FOREIGN);
             self.other_holds = Hold::NONE;

@@ -142,6 +142,12 @@ pub struct ResourceManager {
     /// Peers declared dead before Comm_now_up (initdead), recovered once
     /// the cluster is up, whichever event membership hands us first.
     dead_at_boot: Vec<String>,
+    /// Ping nodes of `Config::isolation_ping_nodes` whose last status was
+    /// `ping` (answering).
+    pings_up: Vec<String>,
+    /// Peers whose death came while no ping node answered: their takeover
+    /// waits for a ping node (see `isolation`).
+    held_deaths: Vec<String>,
 }
 
 impl ResourceManager {
@@ -203,6 +209,8 @@ impl ResourceManager {
             fenced: false,
             handoff: None,
             dead_at_boot: Vec::new(),
+            pings_up: Vec::new(),
+            held_deaths: Vec::new(),
         };
         if rm.peers.len() > 1 {
             rm.log(
@@ -224,7 +232,11 @@ impl ResourceManager {
         }
         match event {
             Event::CommUp => self.comm_up_action(now),
+            Event::NodeStatus { node, new, .. } if self.is_guard_ping_node(node) => {
+                self.ping_node_status(now, node, *new);
+            }
             Event::NodeStatus { node, new, .. } => {
+                let mut back = false;
                 if let Some(p) = self.peer_mut(node) {
                     p.status = Some(*new);
                     if p.alive() {
@@ -232,7 +244,11 @@ impl ResourceManager {
                         p.has_resources = true;
                         p.shutdown_seen = false;
                         p.fence_retry_at = None;
+                        back = true;
                     }
+                }
+                if back {
+                    self.drop_held_death(node);
                 }
             }
             Event::NodeRestarted { node } => {
@@ -243,12 +259,15 @@ impl ResourceManager {
                 self.legacy_ask_again();
             }
             Event::NodeDead { node } if !self.comm_up => self.dead_before_comm_up(node),
-            Event::NodeDead { node } => self.recover_dead_resources(now, node),
+            Event::NodeDead { node } => self.peer_died(now, node),
             // Before Comm_now_up a peer's shutdown notice is a death like
             // any other: deferred until we know the cluster (acting on it in
             // state 0 took the group and left us in `transition`).
             Event::PeerShutdown { node } if !self.comm_up => self.dead_before_comm_up(node),
-            Event::PeerShutdown { node } => self.peer_shutdown(now, node),
+            Event::PeerShutdown { node } => {
+                self.drop_held_death(node);
+                self.peer_shutdown(now, node)
+            }
             // Our own messages were applied when we sent them; membership
             // does not hand them back, and a copy must not apply twice.
             Event::Deliver { node, msg }
@@ -336,6 +355,7 @@ impl ResourceManager {
                 if !self.shutdown_in_progress {
                     self.shutdown_in_progress = true;
                     self.handoff = None;
+                    self.forget_held_deaths(now);
                     self.giveup_resources();
                 }
             }
@@ -515,9 +535,15 @@ impl ResourceManager {
     pub fn config(&self) -> &Config {
         &self.cfg
     }
+
+    /// Dead peers whose takeover the isolation guard holds back.
+    pub fn held_takeovers(&self) -> &[String] {
+        &self.held_deaths
+    }
 }
 
 mod failover;
+mod isolation;
 mod legacy;
 mod plumbing;
 mod reports;

@@ -76,7 +76,7 @@ impl ResourceManager {
         for node in std::mem::take(&mut self.dead_at_boot) {
             // Heard again in the meantime: it negotiates like any peer.
             if self.peers.iter().any(|p| p.name == node && !p.alive()) {
-                self.recover_dead_resources(now, &node);
+                self.peer_died(now, &node);
             }
         }
     }
@@ -132,7 +132,11 @@ impl ResourceManager {
             });
         }
         steps.push(Step::Notice(Notice::ReqOurResourcesDone));
-        self.exec.enqueue(steps);
+        if self.nice {
+            self.exec.enqueue_nice(steps);
+        } else {
+            self.exec.enqueue(steps);
+        }
     }
 
     pub(super) fn own_message(&mut self, now: Instant, m: &Message, meant: Option<Hold>) {

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use hb_membership::sim::{cluster_configs, Sim as MSim, Timing as MTiming};
-use hb_membership::Event;
+use hb_membership::{Event, NodeStatus};
 use hb_resources::{
     group, Action, AgentRequest, AgentResult, AutoFailback, Command, Config, FenceTarget,
     LocalRequest, Log, OpId, ResourceGroup, ResourceManager, Timing,
@@ -60,6 +60,8 @@ pub struct Node {
     pub fail_stop: BTreeSet<(usize, usize)>,
     pub logs: Vec<(Duration, Log)>,
     pub sent: Vec<(Duration, Message)>,
+    /// Every agent run asked for, in order.
+    pub runs: Vec<(Duration, AgentRequest)>,
     pub fenced: bool,
 }
 
@@ -73,6 +75,8 @@ pub struct Cluster {
     /// Virtual time per step (resource managers react at this granularity).
     pub step_size: Duration,
     isolated: Option<usize>,
+    /// `Config::isolation_ping_nodes` of the nodes booted from now on.
+    pub isolation_ping_nodes: Vec<String>,
 }
 
 impl Cluster {
@@ -92,6 +96,7 @@ impl Cluster {
                 fail_stop: BTreeSet::new(),
                 logs: Vec::new(),
                 sent: Vec::new(),
+                runs: Vec::new(),
                 fenced: false,
             })
             .collect();
@@ -104,6 +109,7 @@ impl Cluster {
             agent_time: Duration::from_millis(100),
             step_size: Duration::from_millis(1),
             isolated: None,
+            isolation_ping_nodes: Vec::new(),
         }
     }
 
@@ -133,6 +139,7 @@ impl Cluster {
             groups: groups(),
             auto_failback: self.afb,
             stonith: self.stonith,
+            isolation_ping_nodes: self.isolation_ping_nodes.clone(),
             timing: Timing::default(),
         };
         let rm = ResourceManager::new(cfg, self.instant()).expect("valid config");
@@ -170,6 +177,26 @@ impl Cluster {
             let others: Vec<usize> = (0..self.nodes.len()).filter(|&j| j != i).collect();
             self.ms.partition(&[i], &others);
         }
+    }
+
+    /// Membership's verdict on a ping node as node `i` sees it (the sim has
+    /// no ICMP): `NodeStatus` to `ping` (answers) or `dead`.
+    pub fn ping_node(&mut self, i: usize, name: &str, answers: bool) {
+        let now = self.instant();
+        let (old, new) = if answers {
+            (NodeStatus::Dead, NodeStatus::Ping)
+        } else {
+            (NodeStatus::Ping, NodeStatus::Dead)
+        };
+        let ev = Event::NodeStatus {
+            node: name.to_string(),
+            old,
+            new,
+        };
+        if let Some(rm) = self.nodes[i].rm.as_mut() {
+            rm.handle_membership(now, &ev);
+        }
+        self.drain(i);
     }
 
     pub fn request(&mut self, i: usize, req: LocalRequest) {
@@ -321,6 +348,8 @@ impl Cluster {
     }
 
     fn agent(&mut self, i: usize, req: AgentRequest) {
+        let now = self.now();
+        self.nodes[i].runs.push((now, req.clone()));
         let key = (req.group, req.resource);
         let n = &mut self.nodes[i];
         let mut stops = None;

@@ -245,6 +245,7 @@ impl Sim {
             groups: self.cfg.groups.clone(),
             auto_failback: self.cfg.auto_failback,
             stonith: self.cfg.stonith,
+            isolation_ping_nodes: Vec::new(),
             timing: self.cfg.timing.clone(),
         }
     }

@@ -17,7 +17,7 @@ use ldirector::ipvs::{DestParams, IpvsCommand, ServiceParams};
 const USAGE: &str = "usage: ld-forwarder [--threads N] [--no-splice] [-p SECS] tcp|udp VIP:PORT SCHEDULER REAL:PORT[=WEIGHT]...";
 
 fn parse(args: &[String]) -> Result<(usize, Options, Vec<IpvsCommand>), String> {
-    let mut threads = 2usize;
+    let mut threads = ld_forwarder::runtimes::default_count();
     let mut opts = Options::default();
     let mut persistent = None;
     let mut rest = Vec::new();
@@ -93,14 +93,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // One current-thread runtime per thread, each with its own listener:
-    // a connection never changes threads (the main thread is one of them).
-    let build = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    };
-    let rt = match build() {
+    // The main thread is one of the forwarding threads.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ld-forwarder: runtime: {e}");
@@ -108,23 +105,11 @@ fn main() -> ExitCode {
         }
     };
     let mut handles = vec![rt.handle().clone()];
-    for i in 1..threads {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name(format!("ld-forwarder-{i}"))
-            .spawn(move || match build() {
-                Ok(rt) => {
-                    let _ = tx.send(Some(rt.handle().clone()));
-                    rt.block_on(std::future::pending::<()>());
-                }
-                Err(e) => {
-                    eprintln!("ld-forwarder: runtime: {e}");
-                    let _ = tx.send(None);
-                }
-            });
-        match spawned.ok().and_then(|_| rx.recv().ok().flatten()) {
-            Some(h) => handles.push(h),
-            None => return ExitCode::FAILURE,
+    match ld_forwarder::runtimes::spawn(threads - 1, "ld-forwarder") {
+        Ok(more) => handles.extend(more),
+        Err(e) => {
+            eprintln!("ld-forwarder: threads: {e}");
+            return ExitCode::FAILURE;
         }
     }
     let mut fwd = Forwarder::with_runtimes(handles, opts);
