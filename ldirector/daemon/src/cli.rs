@@ -67,6 +67,8 @@ pub enum StatusFormat {
     Stats,
     Rate,
     Json,
+    /// `-c`/`--connections`: the connection entries (`ipvsadm -Lcn`).
+    Connections,
 }
 
 impl StatusFormat {
@@ -109,7 +111,7 @@ pub struct UsageError(pub String);
 
 pub const USAGE: &str = "Usage:
     ldirectord [-d|--debug] [--] [ldirectord.cf] start|stop|restart|try-restart|reload|force-reload|status
-    ldirectord [ldirectord.cf] status [--stats|--rate|--json]
+    ldirectord [ldirectord.cf] status [--stats|--rate|--json|-c|--connections [-n]]
     ldirectord [ldirectord.cf] metrics
     ldirectord -t [ldirectord.cf]
     ldirectord -h|--help|-v|--version
@@ -209,6 +211,11 @@ pub fn parse(argv: &[String]) -> Result<Args, UsageError> {
                 (Command::Status, "--stats") => StatusFormat::Stats,
                 (Command::Status, "--rate") => StatusFormat::Rate,
                 (Command::Status, "--json") => StatusFormat::Json,
+                (Command::Status, "-c" | "--connections" | "-cn" | "-nc") => {
+                    StatusFormat::Connections
+                }
+                // Listings are always numeric; ipvsadm's -n is accepted.
+                (Command::Status, "-n" | "--numeric") => status_format,
                 _ => return Err(UsageError(format!("unexpected argument {extra:?}"))),
             };
         }
@@ -264,6 +271,17 @@ mod tests {
             run(&["status", "--json"]),
             (None, Command::Status, StatusFormat::Json)
         );
+        for extra in [
+            &["-c"][..],
+            &["--connections", "-n"],
+            &["-n", "-c"],
+            &["-cn"],
+        ] {
+            let mut a = vec!["x.cf", "status"];
+            a.extend_from_slice(extra);
+            assert_eq!(run(&a).2, StatusFormat::Connections, "{a:?}");
+        }
+        assert_eq!(run(&["status", "-n"]).2, StatusFormat::Plain);
         assert_eq!(
             run(&["x.cf", "status", "--stats"]),
             (Some("x.cf".into()), Command::Status, StatusFormat::Stats)

@@ -154,6 +154,7 @@ impl Ctx<'_> {
                 );
                 let q = match format {
                     StatusFormat::Json => Query::Json,
+                    StatusFormat::Connections => Query::Connections,
                     f => Query::Listing(f.list_format()),
                 };
                 match control::query(&paths::control_socket(&self.cfgname), q) {

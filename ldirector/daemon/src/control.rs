@@ -21,6 +21,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Query {
     /// `ipvsadm -Ln` shaped listing.
     Listing(ListFormat),
+    /// `ipvsadm -Lcn` shaped connection listing.
+    Connections,
     /// [`crate::report::StatusReport`] as JSON.
     Json,
     /// Prometheus text.
@@ -36,6 +38,7 @@ impl Query {
             Query::Listing(ListFormat::Plain) => "list",
             Query::Listing(ListFormat::Stats) => "list stats",
             Query::Listing(ListFormat::Rate) => "list rate",
+            Query::Connections => "list conns",
             Query::Json => "json",
             Query::Metrics => "metrics",
             Query::Reload => "reload",
@@ -47,6 +50,7 @@ impl Query {
             "list" => Query::Listing(ListFormat::Plain),
             "list stats" => Query::Listing(ListFormat::Stats),
             "list rate" => Query::Listing(ListFormat::Rate),
+            "list conns" => Query::Connections,
             "json" => Query::Json,
             "metrics" => Query::Metrics,
             "reload" => Query::Reload,
@@ -181,6 +185,7 @@ mod tests {
             Query::Listing(ListFormat::Plain),
             Query::Listing(ListFormat::Stats),
             Query::Listing(ListFormat::Rate),
+            Query::Connections,
             Query::Json,
             Query::Metrics,
             Query::Reload,

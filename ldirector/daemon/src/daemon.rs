@@ -743,6 +743,10 @@ impl Shell {
                 Ok(s) => listing::render(&s, fmt),
                 Err(e) => format!("error: {e}\n"),
             },
+            Query::Connections => match self.backend.connections() {
+                Ok(c) => listing::render_connections(&c, true),
+                Err(e) => format!("error: {e}\n"),
+            },
             Query::Json => {
                 let r = self.report();
                 serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"

@@ -473,3 +473,68 @@ virtual=127.0.0.100:80
     assert!(e.log().contains("Check failed: real server=127.0.0.2:"));
     assert_eq!(e.run(&["stop"]).status.code(), Some(0));
 }
+
+/// `status -c` lists the userspace forwarder's connections like
+/// `ipvsadm -Lcn`, through the daemon's control socket.
+#[test]
+fn status_connections_with_the_userspace_forwarder() {
+    // A real server that accepts and holds its connections.
+    let real = TcpListener::bind("127.0.0.1:0").unwrap();
+    let real_addr = real.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = real.accept() {
+            held.push(s);
+        }
+    });
+    let vip_port = TcpListener::bind("127.0.91.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let vip: SocketAddr = format!("127.0.91.1:{vip_port}").parse().unwrap();
+    let e = Env::new(&format!(
+        "checkinterval=1\nlogfile=\"@DIR@/ld.log\"\n\nvirtual={vip}\n\treal={real_addr} masq\n\tchecktype=on\n\tscheduler=rr\n"
+    ));
+    let o = e
+        .cmd()
+        .args(["--ipvs", "userspace"])
+        .arg(&e.cfg)
+        .arg("start")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    e.status_until("the real", |s| s.contains(&format!("  -> {real_addr}")));
+    let client = std::net::TcpStream::connect(vip).unwrap();
+    let from = client.local_addr().unwrap();
+    let line_start = "TCP 15:00  ESTABLISHED ".to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        let o = e.run(&["status", "-c", "-n"]);
+        assert_eq!(o.status.code(), Some(0));
+        let out = text(&o.stdout);
+        // The expiry may have ticked to 14:59 between connect and read.
+        if out.lines().any(|l| {
+            (l.starts_with(&line_start) || l.starts_with("TCP 14:59  ESTABLISHED "))
+                && l.ends_with(&format!("{from:<18} {vip:<18} {real_addr}"))
+        }) {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ESTABLISHED entry for {from}:\n{out}\nlog:\n{}",
+            e.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut lines = out.lines().skip(1);
+    assert_eq!(lines.next(), Some("IPVS connection entries"));
+    assert_eq!(
+        lines.next(),
+        Some("pro expire state       source             virtual            destination")
+    );
+    let long = e.run(&["status", "--connections"]);
+    assert!(text(&long.stdout).contains("IPVS connection entries"));
+    drop(client);
+    assert_eq!(e.run(&["stop"]).status.code(), Some(0));
+}

@@ -15,6 +15,7 @@
 //! [`BackendError::Unsupported`]), one-packet scheduling (`ops`, served as
 //! ordinary UDP flows).
 
+mod conns;
 pub mod runtimes;
 pub mod sched;
 pub mod service;
@@ -28,7 +29,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ldirector::backend::{ApplyError, Backend, BackendError, Snapshot};
+use ldirector::backend::{ApplyError, Backend, BackendError, ConnEntry, Snapshot};
 use ldirector::config::{Forwarding, Protocol, VirtualAddr};
 use ldirector::ipvs::{IpvsCommand, IpvsError, ServiceKey};
 use tokio::task::JoinHandle;
@@ -99,13 +100,13 @@ impl ConnGuard {
     }
 
     fn established(&mut self) {
-        lock(&self.core).established(&self.a);
+        lock(&self.core).established(&self.a, Instant::now());
         self.active = true;
     }
 
     fn closing(&mut self) {
         if self.active {
-            lock(&self.core).closing(&self.a);
+            lock(&self.core).closing(&self.a, Instant::now());
             self.active = false;
         }
     }
@@ -378,6 +379,15 @@ impl Backend for Forwarder {
                 .map(|s| lock(&s.core).snapshot())
                 .collect(),
         })
+    }
+
+    fn connections(&mut self) -> Result<Vec<ConnEntry>, BackendError> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for s in &self.services {
+            lock(&s.core).connections(now, &mut out);
+        }
+        Ok(out)
     }
 }
 

@@ -8,10 +8,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ldirector::backend::{DestSnapshot, ServiceSnapshot};
+use ldirector::backend::{ConnEntry, ConnProtocol, ConnState, DestSnapshot, ServiceSnapshot};
 use ldirector::config::Netmask;
+use ldirector::config::{Protocol, VirtualAddr};
 use ldirector::ipvs::{DestParams, IpvsError, ServiceKey, ServiceParams};
 
+use crate::conns::{ConnTable, SlotId, SYN_RECV_TIMEOUT};
 use crate::sched::{self, Change, ConnInfo, DestView};
 use crate::stats::{Estimator, Totals, Traffic};
 
@@ -46,6 +48,7 @@ pub struct Assignment {
     pub addr: SocketAddr,
     pub traffic: Arc<Traffic>,
     template: Option<IpAddr>,
+    slot: SlotId,
 }
 
 /// How long a finished connection still counts as inactive, as IPVS keeps
@@ -98,7 +101,9 @@ pub struct ServiceCore {
     templates: HashMap<IpAddr, Template>,
     /// Finished connections still counted inactive, oldest first, per
     /// linger length (each queue is then sorted by expiry).
-    lingering: [VecDeque<(Instant, DestId)>; 2],
+    lingering: [VecDeque<(Instant, DestId, SlotId)>; 2],
+    /// Live connections and their IPVS states, for listings.
+    live: ConnTable,
     timeouts: Timeouts,
     next_id: DestId,
     conns: u64,
@@ -121,6 +126,7 @@ impl ServiceCore {
             dests: Vec::new(),
             templates: HashMap::new(),
             lingering: Default::default(),
+            live: ConnTable::default(),
             timeouts,
             next_id: 1,
             conns: 0,
@@ -282,11 +288,13 @@ impl ServiceCore {
                 t.expires = now + timeout;
                 if let Some(idx) = self.dests.iter().position(|d| d.id == dest) {
                     let (dest, addr, traffic) = self.bind(idx)?;
+                    let slot = self.track(conn.client, addr, now);
                     return Some(Assignment {
                         dest,
                         addr,
                         traffic,
                         template: Some(tkey),
+                        slot,
                     });
                 }
             }
@@ -309,24 +317,54 @@ impl ServiceCore {
             }
             tkey = Some(key);
         }
+        let slot = self.track(conn.client, addr, now);
         Some(Assignment {
             dest,
             addr,
             traffic,
             template: tkey,
+            slot,
         })
     }
 
+    fn is_udp(&self) -> bool {
+        matches!(
+            self.key,
+            VirtualAddr::Inet {
+                protocol: Protocol::Udp,
+                ..
+            }
+        )
+    }
+
+    /// A new entry: SYN_RECV until the real server accepted (TCP), UDP.
+    fn track(&mut self, client: SocketAddr, dest: SocketAddr, now: Instant) -> SlotId {
+        let (state, timeout) = if self.is_udp() {
+            (ConnState::Udp, self.timeouts.udp)
+        } else {
+            (ConnState::SynRecv, SYN_RECV_TIMEOUT)
+        };
+        self.live.insert(client, dest, state, now + timeout)
+    }
+
     /// The connection to the real server is up (TCP ESTABLISHED).
-    pub fn established(&mut self, a: &Assignment) {
+    pub fn established(&mut self, a: &Assignment, now: Instant) {
+        self.live.set(
+            a.slot,
+            ConnState::Established,
+            now + self.timeouts.tcp_established,
+        );
         if let Some(d) = self.dest_mut(a.dest) {
             d.view.inactive = d.view.inactive.saturating_sub(1);
             d.view.active += 1;
         }
     }
 
-    /// One side sent FIN: no longer ESTABLISHED.
-    pub fn closing(&mut self, a: &Assignment) {
+    /// One side sent FIN: no longer ESTABLISHED. (Which side is not
+    /// told: listed as FIN_WAIT either way.)
+    pub fn closing(&mut self, a: &Assignment, now: Instant) {
+        self.live
+            .set(a.slot, ConnState::FinWait, now + self.timeouts.tcp_fin_wait);
         if let Some(d) = self.dest_mut(a.dest) {
             d.view.active = d.view.active.saturating_sub(1);
             d.view.inactive += 1;
@@ -337,7 +375,7 @@ impl ServiceCore {
     /// counting as inactive for TIME_WAIT/CLOSE as IPVS's entry would.
     pub fn ended(&mut self, a: &Assignment, was_active: bool, how: Ended, now: Instant) {
         if was_active {
-            self.closing(a);
+            self.closing(a, now);
         }
         if let Some(key) = a.template {
             if let Some(t) = self.templates.get_mut(&key) {
@@ -352,10 +390,17 @@ impl ServiceCore {
             Ended::Expired => Duration::ZERO,
         };
         if linger.is_zero() {
+            self.live.remove(a.slot);
             self.unbind(a.dest);
         } else {
+            let state = if how == Ended::Reset {
+                ConnState::Close
+            } else {
+                ConnState::TimeWait
+            };
+            self.live.set(a.slot, state, now + linger);
             let q = usize::from(how == Ended::Reset);
-            self.lingering[q].push_back((now + linger, a.dest));
+            self.lingering[q].push_back((now + linger, a.dest, a.slot));
         }
     }
 
@@ -386,14 +431,16 @@ impl ServiceCore {
     /// Timers: lingering entries and templates expire, rates move.
     pub fn tick(&mut self, now: Instant) {
         for q in 0..2 {
-            while let Some(&(at, id)) = self.lingering[q].front() {
+            while let Some(&(at, id, slot)) = self.lingering[q].front() {
                 if at > now {
                     break;
                 }
                 self.lingering[q].pop_front();
+                self.live.remove(slot);
                 self.unbind(id);
             }
         }
+        self.live.compact();
         let mut expired = Vec::new();
         let timeout = Duration::from_secs(u64::from(self.params.persistent.unwrap_or(0)));
         self.templates.retain(|_, t| {
@@ -420,6 +467,32 @@ impl ServiceCore {
             let t = d.traffic.totals(d.conns);
             d.est.tick(now, t);
         }
+    }
+
+    /// Connection entries and persistence templates, as IPVS lists them
+    /// (templates: the masked client with port 0, state NONE).
+    pub fn connections(&self, now: Instant, out: &mut Vec<ConnEntry>) {
+        let VirtualAddr::Inet { protocol, addr } = self.key else {
+            return;
+        };
+        let protocol = match protocol {
+            Protocol::Tcp => ConnProtocol::Tcp,
+            Protocol::Udp => ConnProtocol::Udp,
+        };
+        for (client, t) in &self.templates {
+            let Some(d) = self.dests.iter().find(|d| d.id == t.dest) else {
+                continue;
+            };
+            out.push(ConnEntry {
+                protocol: protocol.clone(),
+                client: SocketAddr::new(*client, 0),
+                virtual_addr: addr,
+                destination: d.view.addr,
+                state: ConnState::None,
+                expires: t.expires.saturating_duration_since(now),
+            });
+        }
+        self.live.entries(&protocol, addr, now, out);
     }
 
     pub fn snapshot(&self) -> ServiceSnapshot {

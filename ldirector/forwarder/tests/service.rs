@@ -62,9 +62,9 @@ fn connection_states_count_like_ipvs() {
     let a = c.schedule(&client([10, 1, 0, 1], 1000), t0).unwrap();
     // Until the real server accepted: not ESTABLISHED yet.
     assert_eq!(counts(&c), [(real(1), 0, 1, 0)]);
-    c.established(&a);
+    c.established(&a, t0);
     assert_eq!(counts(&c), [(real(1), 1, 0, 0)]);
-    c.closing(&a);
+    c.closing(&a, t0);
     assert_eq!(counts(&c), [(real(1), 0, 1, 0)]);
     c.ended(&a, false, Ended::Closed, t0);
     // TIME_WAIT: still an inactive entry for 2 minutes.
@@ -91,7 +91,7 @@ fn upper_threshold_overloads_and_lower_threshold_releases() {
     let mut held = Vec::new();
     for p in 0..2 {
         let a = c.schedule(&client([10, 1, 0, 1], 1000 + p), t0).unwrap();
-        c.established(&a);
+        c.established(&a, t0);
         held.push(a);
     }
     // conns >= upper: overloaded, no destination.
@@ -180,7 +180,7 @@ fn a_template_with_live_connections_does_not_expire() {
     c.add_dest(real(1), dp(1, 0, 0)).unwrap();
     let t0 = Instant::now();
     let a = c.schedule(&client([10, 1, 0, 1], 1), t0).unwrap();
-    c.established(&a);
+    c.established(&a, t0);
     c.tick(t0 + Duration::from_secs(30));
     assert_eq!(c.snapshot().dests[0].persist_conns, 1);
     c.ended(&a, true, Ended::Expired, t0 + Duration::from_secs(30));

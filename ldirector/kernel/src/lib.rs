@@ -7,6 +7,7 @@
 //! hundred requests per datagram, so programming 10,000 destinations costs
 //! tens of system calls, not 10,000 round trips.
 
+pub mod conns;
 mod proto;
 mod socket;
 
@@ -14,7 +15,7 @@ use std::io;
 use std::process::Command;
 
 use ldirector::backend::listing::IpvsInfo;
-use ldirector::backend::{ApplyError, Backend, BackendError, Snapshot};
+use ldirector::backend::{ApplyError, Backend, BackendError, ConnEntry, Snapshot};
 use ldirector::ipvs::{IpvsCommand, IpvsError};
 
 #[doc(hidden)]
@@ -197,6 +198,24 @@ impl Backend for KernelBackend {
             services.push(svc);
         }
         Ok(Snapshot { services })
+    }
+
+    fn connections(&mut self) -> Result<Vec<ConnEntry>, BackendError> {
+        let text = match std::fs::read_to_string(conns::CONN_PROC_FILE) {
+            Ok(t) => t,
+            // ip_vs unloaded since open: no table, no connections.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(conns::CONN_PROC_FILE, e)),
+        };
+        let (entries, bad) = conns::parse(&text);
+        if bad > 0 {
+            tracing::warn!(
+                file = conns::CONN_PROC_FILE,
+                lines = bad,
+                "IPVS connection lines not understood; left out"
+            );
+        }
+        Ok(entries)
     }
 }
 

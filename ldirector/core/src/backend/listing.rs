@@ -16,6 +16,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+pub use super::conn::render_connections;
 use super::{DestSnapshot, ServiceSnapshot, Snapshot};
 use crate::config::{Forwarding, Netmask, Protocol, Scheduler, VirtualAddr};
 

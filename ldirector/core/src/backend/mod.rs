@@ -11,8 +11,11 @@
 //! forwarder applies a command by updating shared state (its sockets run on
 //! their own tasks). A backend must never block for long in `apply`.
 
+mod conn;
 pub mod listing;
 pub mod memory;
+
+pub use conn::{ConnEntry, ConnProtocol, ConnState};
 
 use std::net::SocketAddr;
 
@@ -135,4 +138,10 @@ pub trait Backend: Send {
 
     /// The table with connection counts and statistics.
     fn snapshot(&mut self) -> Result<Snapshot, BackendError>;
+
+    /// The connection entries and persistence templates (`ipvsadm -Lc`),
+    /// in the backend's order. Backends that track none list none.
+    fn connections(&mut self) -> Result<Vec<ConnEntry>, BackendError> {
+        Ok(Vec::new())
+    }
 }

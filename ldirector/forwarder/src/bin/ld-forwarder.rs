@@ -1,12 +1,15 @@
 //! A standalone userspace forwarder for one service, without ldirectord:
 //! for benchmarks and for trying the schedulers by hand.
 //!
+//! SIGUSR1 prints the table and the connections (`ipvsadm -Ln`, `-Lcn`) on
+//! stderr; SIGTERM/SIGINT print the `--stats` table and exit.
+//!
 //! ld-forwarder [--threads N] [--no-splice] [-p SECS] tcp|udp VIP:PORT SCHED REAL:PORT[=WEIGHT]...
 
 use std::process::ExitCode;
 
 use ld_forwarder::{Forwarder, Options};
-use ldirector::backend::listing::{render, ListFormat};
+use ldirector::backend::listing::{render, render_connections, ListFormat};
 use ldirector::backend::Backend;
 use ldirector::config::{Forwarding, Protocol, Scheduler, VirtualAddr};
 use ldirector::ipvs::{DestParams, IpvsCommand, ServiceParams};
@@ -123,9 +126,28 @@ fn main() -> ExitCode {
                     return;
                 }
             };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        let mut usr1 =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("ld-forwarder: signal: {e}");
+                    return;
+                }
+            };
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+                // A status dump on demand: the table and the connections.
+                _ = usr1.recv() => {
+                    if let Ok(s) = fwd.snapshot() {
+                        eprint!("{}", render(&s, ListFormat::Plain));
+                    }
+                    if let Ok(c) = fwd.connections() {
+                        eprint!("{}", render_connections(&c, true));
+                    }
+                }
+            }
         }
     });
     if let Ok(s) = fwd.snapshot() {
