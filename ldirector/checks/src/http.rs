@@ -26,7 +26,7 @@ pub async fn check(ctx: &Ctx<'_>) -> CheckOut {
         };
         s.write_all(&req.bytes).await?;
         s.flush().await?;
-        let mut buf = Vec::with_capacity(4096);
+        let mut buf = Vec::new();
         let progress = loop {
             // A TLS peer that closes without close_notify is still an end of
             // the response (many servers do), so a read error after some

@@ -132,15 +132,15 @@ impl Checker {
         match &spec.method {
             CheckMethod::Connect => self.connect(spec).await,
             CheckMethod::Ping { attempts } => {
-                self.ping
-                    .check(spec.addr, *attempts, spec.checktimeout)
-                    .await
+                Box::pin(self.ping.check(spec.addr, *attempts, spec.checktimeout)).await
             }
-            CheckMethod::External { command, args } => external::run(command, None, args).await,
+            CheckMethod::External { command, args } => {
+                Box::pin(external::run(command, None, args)).await
+            }
             CheckMethod::ExternalPerl { command, args } => {
-                external::run("perl", Some(command), args).await
+                Box::pin(external::run("perl", Some(command), args)).await
             }
-            CheckMethod::Negotiate(n) => self.negotiate(spec, n).await,
+            CheckMethod::Negotiate(n) => Box::pin(self.negotiate(spec, n)).await,
         }
     }
 
@@ -169,24 +169,29 @@ impl Checker {
             receive: &receive,
             tls: &self.tls,
         };
+        // Each protocol's future on the heap, sized for that protocol: inline,
+        // every check would carry the largest one (17 KiB, TLS), and 10,000
+        // reals keep that many in flight.
         let r = match n.service {
             Service::None => Ok(Verdict::Up("none".into())),
-            Service::Http | Service::Https | Service::HttpProxy => http::check(&ctx).await,
+            Service::Http | Service::Https | Service::HttpProxy => {
+                Box::pin(http::check(&ctx)).await
+            }
             Service::Smtp
             | Service::Submission
             | Service::Pop
             | Service::Pops
             | Service::Imap
-            | Service::Imaps => lines::dialog(&ctx).await,
-            Service::Nntp => lines::nntp(&ctx).await,
-            Service::SimpleTcp => lines::simpletcp(&ctx).await,
-            Service::Sip => lines::sip(&ctx).await,
-            Service::Ftp => ftp::check(&ctx).await,
-            Service::Dns => dns::check(&ctx).await,
-            Service::Ldap | Service::Ldaps => ldap::check(&ctx).await,
-            Service::Radius => radius::check(&ctx).await,
-            Service::Mysql => mysql::check(&ctx).await,
-            Service::Pgsql => pgsql::check(&ctx).await,
+            | Service::Imaps => Box::pin(lines::dialog(&ctx)).await,
+            Service::Nntp => Box::pin(lines::nntp(&ctx)).await,
+            Service::SimpleTcp => Box::pin(lines::simpletcp(&ctx)).await,
+            Service::Sip => Box::pin(lines::sip(&ctx)).await,
+            Service::Ftp => Box::pin(ftp::check(&ctx)).await,
+            Service::Dns => Box::pin(dns::check(&ctx)).await,
+            Service::Ldap | Service::Ldaps => Box::pin(ldap::check(&ctx)).await,
+            Service::Radius => Box::pin(radius::check(&ctx)).await,
+            Service::Mysql => Box::pin(mysql::check(&ctx)).await,
+            Service::Pgsql => Box::pin(pgsql::check(&ctx)).await,
             Service::Oracle => Ok(Verdict::Down(
                 "oracle checks are not supported (no Oracle client)".into(),
             )),

@@ -90,10 +90,16 @@ impl Stream {
         if buf.len() >= MAX_RESPONSE {
             return Ok(0);
         }
-        let mut chunk = [0u8; 8192];
-        let n = self.read(&mut chunk).await?;
-        buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        // Read straight into `buf`, growing it with what it holds (1 KiB to
+        // start): thousands of checks wait for their reply at once, and most
+        // replies are a few hundred bytes.
+        let start = buf.len();
+        let room = start.clamp(1024, 64 * 1024).min(MAX_RESPONSE - start);
+        buf.resize(start + room, 0);
+        let r = self.read(buf.get_mut(start..).unwrap_or_default()).await;
+        let n = *r.as_ref().unwrap_or(&0);
+        buf.truncate(start + n);
+        r
     }
 }
 

@@ -319,3 +319,18 @@ async fn connect_checks_leave_no_time_wait_behind() {
     }
     assert_eq!(time_wait_towards(at.port()), 0);
 }
+
+/// ldirectord keeps one check future per real in flight (10,000 of them on
+/// a big director): each protocol's state lives on the heap, sized for that
+/// protocol, instead of every future carrying the largest (TLS, 17 KiB).
+#[test]
+fn a_check_in_flight_is_small() {
+    let c = Checker::new().unwrap();
+    let spec = neg_spec(
+        negotiate(Service::Https, "/", "ok"),
+        "127.0.0.1:1".parse().unwrap(),
+    );
+    let f = c.run(&spec, AttemptKind::Full);
+    let size = std::mem::size_of_val(&f);
+    assert!(size <= 1024, "a check future is {size} bytes");
+}
