@@ -76,7 +76,9 @@ pub fn locate(explicit: Option<PathBuf>) -> Result<PathBuf> {
                 gone.join(", ")
             );
         }
-        return Ok(dir);
+        // Absolute: the nodes run these paths from their own directories
+        // (a relative one made every agent call exit 127).
+        return std::fs::canonicalize(&dir).with_context(|| format!("bin dir {}", dir.display()));
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|d| !d.is_empty())
