@@ -180,26 +180,45 @@ pub fn write_section(doc: &Path, title: &str, body: &str) -> Result<()> {
     std::fs::write(doc, out).with_context(|| format!("write {}", doc.display()))
 }
 
-/// benches/forwarder.sh: `| target | conn/s | errors | MiB/s | errors |`
-/// rows for `ours` and `haproxy`.
+/// benches/forwarder.sh: a `| target | conn/s … | errors | proxy CPU µs/conn
+/// | MiB/s (-c8 …) | errors | MiB/s (-c64) | errors |` table; columns are
+/// found by their headers (the script has gained columns before), rows
+/// `ours` and `haproxy`.
 pub fn forwarder_rows(text: &str) -> String {
-    let mut ours = None;
-    let mut haproxy = None;
-    for c in text.lines().filter_map(cells) {
-        match c.first().map(String::as_str) {
-            Some("ours") => ours = Some(c),
-            Some("haproxy") => haproxy = Some(c),
-            _ => {}
-        }
-    }
-    let (Some(o), Some(h)) = (ours, haproxy) else {
+    let rows: Vec<Vec<String>> = text.lines().filter_map(cells).collect();
+    let Some(header) = rows
+        .iter()
+        .find(|c| c.first().is_some_and(|x| x == "target"))
+    else {
         return String::new();
     };
+    let row = |name: &str| rows.iter().find(|c| c.first().is_some_and(|x| x == name));
+    let (Some(o), Some(h)) = (row("ours"), row("haproxy")) else {
+        return String::new();
+    };
+    let wanted: [(&dyn Fn(&str) -> bool, &str); 4] = [
+        (
+            &|x| x.starts_with("conn/s"),
+            "conn/s, Connection: close (wrk)",
+        ),
+        (
+            &|x| x.starts_with("proxy CPU"),
+            "proxy CPU per connection, µs (lower is better)",
+        ),
+        (
+            &|x| x.starts_with("MiB/s") && !x.contains("-c64"),
+            "throughput, MiB/s (10 MiB file, 8 streams)",
+        ),
+        (
+            &|x| x.starts_with("MiB/s") && x.contains("-c64"),
+            "throughput, MiB/s (10 MiB file, 64 streams)",
+        ),
+    ];
     let mut out = String::new();
-    for (i, what) in [
-        (1, "conn/s, Connection: close (wrk)"),
-        (3, "throughput, MiB/s (10 MiB file)"),
-    ] {
+    for (matches, what) in wanted {
+        let Some(i) = header.iter().position(|x| matches(x)) else {
+            continue;
+        };
         let (a, b) = (
             o.get(i).cloned().unwrap_or_default(),
             h.get(i).cloned().unwrap_or_default(),
@@ -304,18 +323,19 @@ mod tests {
         );
         let x = extra_rows("forwarder", "| metric | ours | haproxy | ratio |\n|---|---|---|---|\n| conn/s | 9000 | 10000 | 0.90 |\n");
         assert_eq!(x, "| forwarder | conn/s | 9000 | 10000 | 0.90 |\n");
-        let fw = "| target | conn/s (Connection: close) | errors | throughput MiB/s (10 MiB file) | errors |\n\
-                  |---|---:|---:|---:|---:|\n| ours | 9000 | 0 | 2000.5 | 0 |\n| ours-copy | 8000 | 0 | 900 | 0 |\n\
-                  | haproxy | 10000 | 0 | 2100 | 0 |\n";
+        let fw = "| target | conn/s (-c64, Connection: close) | errors | proxy CPU µs/conn | MiB/s (-c8, 10 MiB file) | errors | MiB/s (-c64) | errors |\n\
+                  |---|---:|---:|---:|---:|---:|---:|---:|\n| direct | 17000 | 0 | - | 2200 | 0 | 2000 | 0 |\n\
+                  | haproxy | 10000 | 0 | 100 | 2100 | 0 | 800 | 0 |\n| ours | 9000 | 0 | 120 | 2000.5 | 0 | 1600 | 0 |\n\
+                  | ours-copy | 8000 | 0 | 150 | 900 | 0 | 1000 | 0 |\n";
         let r = forwarder_rows(fw);
-        assert!(
-            r.contains("| conn/s, Connection: close (wrk) | 9000 | 10000 (haproxy) | 0.90 |"),
-            "{r}"
-        );
-        assert!(
-            r.contains("| throughput, MiB/s (10 MiB file) | 2000.5 | 2100 (haproxy) | 0.95 |"),
-            "{r}"
-        );
+        for row in [
+            "| conn/s, Connection: close (wrk) | 9000 | 10000 (haproxy) | 0.90 |",
+            "| proxy CPU per connection, µs (lower is better) | 120 | 100 (haproxy) | 1.20 |",
+            "| throughput, MiB/s (10 MiB file, 8 streams) | 2000.5 | 2100 (haproxy) | 0.95 |",
+            "| throughput, MiB/s (10 MiB file, 64 streams) | 1600 | 800 (haproxy) | 2.00 |",
+        ] {
+            assert!(r.contains(row), "{row} not in {r}");
+        }
         let k = "| programming 10000 destinations (one service) | ms | × netlink batch |\n|---|---:|---:|\n\
                  | KernelBackend::apply, one batch | 50.0 | 1 |\n| `ipvsadm -R`, 10000 rules in one process | 100.0 | 2.0 |\n\
                  | 10000 × `ipvsadm -a` exec (200 timed, scaled) | 20000 | 400 |\n";
