@@ -196,21 +196,22 @@ pub fn forwarder_rows(text: &str) -> String {
     let (Some(o), Some(h)) = (row("ours"), row("haproxy")) else {
         return String::new();
     };
-    let wanted: [(&dyn Fn(&str) -> bool, &str); 4] = [
+    type Column = (fn(&str) -> bool, &'static str);
+    let wanted: [Column; 4] = [
         (
-            &|x| x.starts_with("conn/s"),
+            |x| x.starts_with("conn/s"),
             "conn/s, Connection: close (wrk)",
         ),
         (
-            &|x| x.starts_with("proxy CPU"),
+            |x| x.starts_with("proxy CPU"),
             "proxy CPU per connection, µs (lower is better)",
         ),
         (
-            &|x| x.starts_with("MiB/s") && !x.contains("-c64"),
+            |x| x.starts_with("MiB/s") && !x.contains("-c64"),
             "throughput, MiB/s (10 MiB file, 8 streams)",
         ),
         (
-            &|x| x.starts_with("MiB/s") && x.contains("-c64"),
+            |x| x.starts_with("MiB/s") && x.contains("-c64"),
             "throughput, MiB/s (10 MiB file, 64 streams)",
         ),
     ];
