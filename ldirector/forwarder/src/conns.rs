@@ -7,12 +7,14 @@
 //! its slot from scheduling until its entry would expire in IPVS (after
 //! TIME_WAIT/CLOSE for TCP).
 //!
-//! Expiry is derived from the state's timeout and when the state was
-//! entered: unlike the kernel's, it is not pushed back by every packet of
-//! an ESTABLISHED connection or UDP flow (that would cost the data path a
-//! shared write per packet).
+//! Expiry is the state's timeout from when the state was entered or, for a
+//! connection that moves data, from its last bytes, as IPVS pushes an entry
+//! back with every packet: the data path already records that instant for
+//! its own idle timeout ([`Activity`]), the listing only reads it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ldirector::backend::{ConnEntry, ConnProtocol, ConnState};
@@ -21,12 +23,44 @@ use ldirector::backend::{ConnEntry, ConnProtocol, ConnState};
 /// has not answered yet.
 pub const SYN_RECV_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// When a connection last moved data: one relaxed store per read on the
+/// data path, read by the idle timeout and by listings.
+#[derive(Debug)]
+pub struct Activity {
+    epoch: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    pub fn new(now: Instant) -> Arc<Activity> {
+        Arc::new(Activity {
+            epoch: now,
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Data moved at `now`.
+    pub fn touch(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.epoch).as_millis();
+        self.last_ms
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn last(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     client: SocketAddr,
     dest: SocketAddr,
     state: ConnState,
+    /// The state's timeout, and when it runs out counted from the state's
+    /// start.
+    timeout: Duration,
     expires: Instant,
+    activity: Option<Arc<Activity>>,
 }
 
 /// Slot index of one connection (valid until [`ConnTable::remove`]).
@@ -44,13 +78,16 @@ impl ConnTable {
         client: SocketAddr,
         dest: SocketAddr,
         state: ConnState,
-        expires: Instant,
+        now: Instant,
+        timeout: Duration,
     ) -> SlotId {
         let slot = Some(Slot {
             client,
             dest,
             state,
-            expires,
+            timeout,
+            expires: now + timeout,
+            activity: None,
         });
         match self.free.pop() {
             Some(i) => {
@@ -66,10 +103,18 @@ impl ConnTable {
         }
     }
 
-    pub fn set(&mut self, id: SlotId, state: ConnState, expires: Instant) {
+    pub fn set(&mut self, id: SlotId, state: ConnState, now: Instant, timeout: Duration) {
         if let Some(Some(s)) = self.slots.get_mut(id) {
             s.state = state;
-            s.expires = expires;
+            s.timeout = timeout;
+            s.expires = now + timeout;
+        }
+    }
+
+    /// From now on the entry's expiry also counts from `activity`.
+    pub fn attach(&mut self, id: SlotId, activity: Arc<Activity>) {
+        if let Some(Some(s)) = self.slots.get_mut(id) {
+            s.activity = Some(activity);
         }
     }
 
@@ -101,13 +146,21 @@ impl ConnTable {
         now: Instant,
         out: &mut Vec<ConnEntry>,
     ) {
-        out.extend(self.slots.iter().flatten().map(|s| ConnEntry {
-            protocol: protocol.clone(),
-            client: s.client,
-            virtual_addr,
-            destination: s.dest,
-            state: s.state.clone(),
-            expires: s.expires.saturating_duration_since(now),
+        out.extend(self.slots.iter().flatten().map(|s| {
+            // After the end (TIME_WAIT, CLOSE) the last bytes are older
+            // than the state, so only a live connection is pushed back.
+            let expires = match &s.activity {
+                Some(a) => s.expires.max(a.last() + s.timeout),
+                None => s.expires,
+            };
+            ConnEntry {
+                protocol: protocol.clone(),
+                client: s.client,
+                virtual_addr,
+                destination: s.dest,
+                state: s.state.clone(),
+                expires: expires.saturating_duration_since(now),
+            }
         }));
     }
 }
@@ -123,12 +176,12 @@ mod tests {
         let d: SocketAddr = "10.0.0.2:80".parse().unwrap();
         let v: SocketAddr = "10.0.0.100:80".parse().unwrap();
         let mut t = ConnTable::default();
-        let a = t.insert(c, d, ConnState::SynRecv, now + SYN_RECV_TIMEOUT);
-        let b = t.insert(c, d, ConnState::SynRecv, now + SYN_RECV_TIMEOUT);
-        t.set(b, ConnState::Established, now + Duration::from_secs(900));
+        let a = t.insert(c, d, ConnState::SynRecv, now, SYN_RECV_TIMEOUT);
+        let b = t.insert(c, d, ConnState::SynRecv, now, SYN_RECV_TIMEOUT);
+        t.set(b, ConnState::Established, now, Duration::from_secs(900));
         t.remove(a);
         assert_eq!(t.len(), 1);
-        let again = t.insert(c, d, ConnState::Udp, now + Duration::from_secs(5));
+        let again = t.insert(c, d, ConnState::Udp, now, Duration::from_secs(5));
         assert_eq!(again, a);
         let mut out = Vec::new();
         t.entries(&ConnProtocol::Tcp, v, now, &mut out);
@@ -140,7 +193,34 @@ mod tests {
         t.remove(b);
         assert_eq!(t.len(), 0);
         t.compact();
-        t.insert(c, d, ConnState::Udp, now);
+        t.insert(c, d, ConnState::Udp, now, Duration::ZERO);
         assert_eq!(t.len(), 1);
+    }
+
+    /// Like IPVS, data pushes a live entry's expiry back; after the end the
+    /// state's own timeout counts.
+    #[test]
+    fn data_pushes_the_expiry_back() {
+        let t0 = Instant::now();
+        let secs = Duration::from_secs;
+        let c: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+        let d: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let v: SocketAddr = "10.0.0.100:80".parse().unwrap();
+        let mut t = ConnTable::default();
+        let id = t.insert(c, d, ConnState::SynRecv, t0, SYN_RECV_TIMEOUT);
+        let act = Activity::new(t0);
+        t.attach(id, act.clone());
+        t.set(id, ConnState::Established, t0, secs(900));
+        let expiry = |t: &ConnTable, now: Instant| {
+            let mut out = Vec::new();
+            t.entries(&ConnProtocol::Tcp, v, now, &mut out);
+            out[0].expires
+        };
+        assert_eq!(expiry(&t, t0 + secs(100)), secs(800));
+        act.touch(t0 + secs(100));
+        assert_eq!(expiry(&t, t0 + secs(100)), secs(900));
+        assert_eq!(expiry(&t, t0 + secs(160)), secs(840));
+        t.set(id, ConnState::TimeWait, t0 + secs(200), secs(120));
+        assert_eq!(expiry(&t, t0 + secs(200)), secs(120));
     }
 }

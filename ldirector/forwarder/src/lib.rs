@@ -35,6 +35,7 @@ use ldirector::ipvs::{IpvsCommand, IpvsError, ServiceKey};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+pub use conns::Activity;
 pub use pump::pooled_pipes;
 pub use service::Timeouts;
 use service::{Assignment, Ended, ServiceCore};
@@ -97,6 +98,11 @@ impl ConnGuard {
 
     fn timeouts(&self) -> Timeouts {
         lock(&self.core).timeouts()
+    }
+
+    /// The connection's listing entry follows `activity` from now on.
+    fn attach(&self, activity: Arc<Activity>) {
+        lock(&self.core).attach(&self.a, activity);
     }
 
     fn established(&mut self) {

@@ -13,7 +13,7 @@ use ldirector::config::Netmask;
 use ldirector::config::{Protocol, VirtualAddr};
 use ldirector::ipvs::{DestParams, IpvsError, ServiceKey, ServiceParams};
 
-use crate::conns::{ConnTable, SlotId, SYN_RECV_TIMEOUT};
+use crate::conns::{Activity, ConnTable, SlotId, SYN_RECV_TIMEOUT};
 use crate::sched::{self, Change, ConnInfo, DestView};
 use crate::stats::{Estimator, Totals, Traffic};
 
@@ -344,7 +344,12 @@ impl ServiceCore {
         } else {
             (ConnState::SynRecv, SYN_RECV_TIMEOUT)
         };
-        self.live.insert(client, dest, state, now + timeout)
+        self.live.insert(client, dest, state, now, timeout)
+    }
+
+    /// The listing of this connection follows `activity` from now on.
+    pub fn attach(&mut self, a: &Assignment, activity: Arc<Activity>) {
+        self.live.attach(a.slot, activity);
     }
 
     /// The connection to the real server is up (TCP ESTABLISHED).
@@ -352,7 +357,8 @@ impl ServiceCore {
         self.live.set(
             a.slot,
             ConnState::Established,
-            now + self.timeouts.tcp_established,
+            now,
+            self.timeouts.tcp_established,
         );
         if let Some(d) = self.dest_mut(a.dest) {
             d.view.inactive = d.view.inactive.saturating_sub(1);
@@ -364,7 +370,7 @@ impl ServiceCore {
     /// told: listed as FIN_WAIT either way.)
     pub fn closing(&mut self, a: &Assignment, now: Instant) {
         self.live
-            .set(a.slot, ConnState::FinWait, now + self.timeouts.tcp_fin_wait);
+            .set(a.slot, ConnState::FinWait, now, self.timeouts.tcp_fin_wait);
         if let Some(d) = self.dest_mut(a.dest) {
             d.view.active = d.view.active.saturating_sub(1);
             d.view.inactive += 1;
@@ -398,7 +404,7 @@ impl ServiceCore {
             } else {
                 ConnState::TimeWait
             };
-            self.live.set(a.slot, state, now + linger);
+            self.live.set(a.slot, state, now, linger);
             let q = usize::from(how == Ended::Reset);
             self.lingering[q].push_back((now + linger, a.dest, a.slot));
         }

@@ -2,7 +2,7 @@
 //! ways with half-close, account the connection's states like IPVS.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use crate::service::Ended;
 use crate::stats::Traffic;
-use crate::{lock, ConnGuard, Options, Shared};
+use crate::{lock, Activity, ConnGuard, Options, Shared};
 
 /// The runtimes a TCP service's connections are spread over, and how many
 /// live connections each holds.
@@ -183,12 +183,12 @@ async fn handle(client: TcpStream, conn: Conn, _load: LoadGuard) {
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
+    // The last bytes moved either way: the idle timeout below and the
+    // connection listing both count from it.
+    let activity = Activity::new(Instant::now());
+    guard.attach(activity.clone());
     guard.established();
-
-    // Milliseconds since `epoch` of the last bytes moved either way.
-    let epoch = Instant::now();
-    let last = AtomicU64::new(0);
-    let seen = || last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    let seen = || activity.touch(Instant::now());
     let eofs = AtomicU8::new(0);
     let upstream = crate::pump::pump(&client, &server, opts.splice, &eofs, |n| {
         dest_traffic.add_in(n);
@@ -205,14 +205,12 @@ async fn handle(client: TcpStream, conn: Conn, _load: LoadGuard) {
     let timeouts = opts.timeouts;
     let mut idle_limit = timeouts.tcp_established;
     let outcome = loop {
-        let quiet_since = epoch + Duration::from_millis(last.load(Ordering::Relaxed));
+        let quiet_since = activity.last();
         let r = tokio::select! {
             r = &mut upstream, if !up_done => { up_done = true; r }
             r = &mut downstream, if !down_done => { down_done = true; r }
             _ = tokio::time::sleep_until((quiet_since + idle_limit).into()) => {
-                let quiet_for = Instant::now().saturating_duration_since(
-                    epoch + Duration::from_millis(last.load(Ordering::Relaxed)),
-                );
+                let quiet_for = Instant::now().saturating_duration_since(activity.last());
                 if quiet_for >= idle_limit {
                     // IPVS forgets a silent connection; its next packet
                     // would be answered with a reset.

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,20 +13,19 @@ use tracing::{debug, warn};
 
 use crate::service::Ended;
 use crate::stats::Traffic;
-use crate::{lock, ConnGuard, Shared};
+use crate::{lock, Activity, ConnGuard, Shared};
 
 const MAX_DATAGRAM: usize = 65536;
 
 struct Flow {
     upstream: Arc<UdpSocket>,
     traffic: Arc<Traffic>,
-    /// Milliseconds since `epoch` of the last datagram either way.
-    last: Arc<AtomicU64>,
+    /// The last datagram either way (the flow's expiry counts from it).
+    last: Arc<Activity>,
 }
 
 pub(crate) async fn serve(sock: Arc<UdpSocket>, vip: SocketAddr, core: Shared) {
     let svc_traffic = lock(&core).traffic();
-    let epoch = Instant::now();
     let mut flows: HashMap<SocketAddr, Flow> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<SocketAddr>();
     let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -47,9 +45,9 @@ pub(crate) async fn serve(sock: Arc<UdpSocket>, vip: SocketAddr, core: Shared) {
             }
         };
         let data = buf.get(..n).unwrap_or_default();
-        let now_ms = epoch.elapsed().as_millis() as u64;
+        let now = Instant::now();
         if let Some(f) = flows.get(&client) {
-            f.last.store(now_ms, Ordering::Relaxed);
+            f.last.touch(now);
             f.traffic.add_in(n);
             svc_traffic.add_in(n);
             if let Err(e) = f.upstream.send(data).await {
@@ -88,8 +86,9 @@ pub(crate) async fn serve(sock: Arc<UdpSocket>, vip: SocketAddr, core: Shared) {
         let flow = Flow {
             upstream: Arc::new(upstream),
             traffic,
-            last: Arc::new(AtomicU64::new(now_ms)),
+            last: Activity::new(now),
         };
+        guard.attach(flow.last.clone());
         flow.traffic.add_in(n);
         svc_traffic.add_in(n);
         if let Err(e) = flow.upstream.send(data).await {
@@ -100,7 +99,6 @@ pub(crate) async fn serve(sock: Arc<UdpSocket>, vip: SocketAddr, core: Shared) {
             flow.upstream.clone(),
             client,
             flow.last.clone(),
-            epoch,
             flow.traffic.clone(),
             svc_traffic.clone(),
             guard,
@@ -116,8 +114,7 @@ async fn replies(
     sock: Arc<UdpSocket>,
     upstream: Arc<UdpSocket>,
     client: SocketAddr,
-    last: Arc<AtomicU64>,
-    epoch: Instant,
+    last: Arc<Activity>,
     traffic: Arc<Traffic>,
     svc_traffic: Arc<Traffic>,
     guard: ConnGuard,
@@ -126,8 +123,7 @@ async fn replies(
     let idle = guard.timeouts().udp;
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        let seen = std::time::Duration::from_millis(last.load(Ordering::Relaxed));
-        let deadline = epoch + seen + idle;
+        let deadline = last.last() + idle;
         if Instant::now() >= deadline {
             break;
         }
@@ -140,7 +136,7 @@ async fn replies(
                 debug!(client = %client, error = %e, "udp receive from real server failed");
             }
             Ok(Ok(n)) => {
-                last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+                last.touch(Instant::now());
                 traffic.add_out(n);
                 svc_traffic.add_out(n);
                 let _ = sock.send_to(buf.get(..n).unwrap_or_default(), client).await;

@@ -188,3 +188,34 @@ async fn udp_flows_and_persistence_templates() {
     until_conns(&mut fwd, "flow gone", |c| count(c, ConnState::Udp) == 0).await;
     until_conns(&mut fwd, "template gone", |c| c.is_empty()).await;
 }
+
+/// As in IPVS, data on an ESTABLISHED connection pushes its entry's expiry
+/// back to the full timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_pushes_an_established_entry_back() {
+    let (a, _ta) = tcp_real(LO.into(), "A").await;
+    let v = vip(43, 18043);
+    let mut fwd = forwarder();
+    fwd.apply(&[add_service(tcp(v), Scheduler::Rr), add_dest(tcp(v), a, 1)])
+        .unwrap();
+    let mut c = connect(v).await.unwrap();
+    let full = Timeouts::default().tcp_established;
+    // Listed expiry is whole seconds: wait until it has dropped by one.
+    until_conns(&mut fwd, "the entry ageing", |c| {
+        c.len() == 1
+            && c[0].state == ConnState::Established
+            && c[0].expires < full - Duration::from_secs(1)
+    })
+    .await;
+    c.w.write_all(b"ping\n").await.unwrap();
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut c.r, &mut line)
+        .await
+        .unwrap();
+    assert_eq!(line, "ping\n");
+    let c2 = fwd.connections().unwrap();
+    assert!(
+        c2[0].expires > full - Duration::from_secs(1),
+        "not pushed back: {c2:#?}"
+    );
+}
