@@ -30,13 +30,8 @@ fn booted(guard: bool, seed: u64) -> Cluster {
     c.boot(N2);
     c.ping_node(N1, PING, true);
     c.ping_node(N2, PING, true);
-    c.run_until(secs(30), |c| {
-        c.owner(G1) == Some(N1)
-            && c.owner(G2) == Some(N2)
-            && c.rm(N1).is_stable()
-            && c.rm(N2).is_stable()
-    })
-    .unwrap_or_else(|| panic!("boot did not settle\n{}", c.dump()));
+    c.run_until(secs(30), Cluster::at_home)
+        .unwrap_or_else(|| panic!("boot did not settle\n{}", c.dump()));
     c
 }
 

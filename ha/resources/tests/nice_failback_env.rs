@@ -24,13 +24,8 @@ fn booted(afb: AutoFailback, seed: u64) -> Cluster {
     let mut c = Cluster::new(afb, false, seed);
     c.boot(N1);
     c.boot(N2);
-    c.run_until(secs(30), |c| {
-        c.owner(G1) == Some(N1)
-            && c.owner(G2) == Some(N2)
-            && c.rm(N1).is_stable()
-            && c.rm(N2).is_stable()
-    })
-    .unwrap_or_else(|| panic!("boot did not settle\n{}", c.dump()));
+    c.run_until(secs(30), Cluster::at_home)
+        .unwrap_or_else(|| panic!("boot did not settle\n{}", c.dump()));
     c
 }
 

@@ -392,6 +392,14 @@ impl Cluster {
             && (0..groups()[g].resources.len()).all(|r| self.nodes[i].running.contains(&(g, r)))
     }
 
+    /// Every group runs on its home node (group `i` on node `i`, as
+    /// [`groups`] lists them) and both managers are stable: a pair that has
+    /// settled after booting together.
+    pub fn at_home(&self) -> bool {
+        (0..groups().len()).all(|g| self.owner(g) == Some(g))
+            && (0..self.nodes.len()).all(|i| self.rm(i).is_stable())
+    }
+
     pub fn owner(&self, g: usize) -> Option<usize> {
         (0..self.nodes.len()).find(|&i| self.fully_running(i, g))
     }
