@@ -331,22 +331,7 @@ async fn a_silent_connection_is_dropped_after_the_tcp_timeout() {
 /// whichever thread wakes first for each, and every count drops back to 0.
 #[test]
 fn several_current_thread_runtimes_share_a_service() {
-    let mut handles = Vec::new();
-    let mut stops = Vec::new();
-    for _ in 0..2 {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            tx.send(rt.handle().clone()).unwrap();
-            let _ = rt.block_on(stop_rx);
-        });
-        handles.push(rx.recv().unwrap());
-        stops.push(stop_tx);
-    }
+    let handles = ld_forwarder::runtimes::spawn(2, "ldf-share").unwrap();
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -390,9 +375,6 @@ fn several_current_thread_runtimes_share_a_service() {
         }
         drop(fwd);
     });
-    for s in stops {
-        let _ = s.send(());
-    }
 }
 
 /// While one forwarding thread is stuck in a long task, the other accepts
